@@ -1,0 +1,108 @@
+//! The resolved runtime plan: everything the launcher needs, with every path
+//! absolute and checked, every limit decided and every layer's availability
+//! known. Built from a policy by `plan::build` (see `build.rs`), executed by
+//! `launch`.
+
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One sandboxed run, fully resolved.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// argv[0] is the program as the user typed it; it is looked up in the
+    /// sandbox's PATH at exec time.
+    pub argv: Vec<CString>,
+    /// The command's environment, `KEY=VALUE`.
+    pub env: Vec<CString>,
+    /// Working directory inside the sandbox (the workspace by default).
+    pub cwd: PathBuf,
+    pub fs: FsPlan,
+    pub ids: Ids,
+    pub hostname: String,
+    pub seccomp: SeccompPlan,
+    pub landlock: LandlockPlan,
+    pub limits: LimitsPlan,
+    /// Continue when a required layer is missing (`--allow-degraded`).
+    pub allow_degraded: bool,
+}
+
+/// User and group ids inside and outside the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ids {
+    pub inside_uid: u32,
+    pub inside_gid: u32,
+    pub outside_uid: u32,
+    pub outside_gid: u32,
+}
+
+/// How the new root is assembled. Mount operations run in order; the
+/// builder sorts them so that a parent is mounted before its children.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FsPlan {
+    pub root: RootKind,
+    pub mounts: Vec<MountOp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootKind {
+    /// The host's whole tree, read-only, nosuid, nodev (policy `read = ["/"]`).
+    HostReadOnly,
+    /// An empty tmpfs; only the listed binds appear.
+    Empty,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountOp {
+    /// Bind `src` (host path) to `dst` (sandbox path), recursively.
+    Bind { src: PathBuf, dst: PathBuf, writable: bool },
+    /// A fresh tmpfs at `dst` (private /tmp, /run, /var/tmp, /dev/shm).
+    Tmpfs { dst: PathBuf, mode: u32 },
+    /// The minimal /dev: null, zero, full, random, urandom, tty, a private
+    /// devpts at /dev/pts, /dev/ptmx, a tmpfs /dev/shm and the fd symlinks.
+    Dev,
+    /// A fresh procfs at /proc for the sandbox's pid namespace.
+    Proc,
+    /// A symlink `dst` -> `target` in the root (merged-/usr systems).
+    Symlink { target: PathBuf, dst: PathBuf },
+    /// Make `path` unreadable: an empty mode-000 read-only tmpfs over a
+    /// directory, a mode-000 file over a file.
+    Mask { path: PathBuf, is_dir: bool },
+    /// Re-bind `path` onto itself read-only (protected paths inside
+    /// writable trees).
+    Protect { path: PathBuf },
+}
+
+/// The seccomp deny filter's options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SeccompPlan {
+    /// Allow unshare/setns/clone(CLONE_NEW*) (policy
+    /// `sandbox.dangerously_allow_nested_namespaces`).
+    pub allow_nested_namespaces: bool,
+    /// Also deny sched_setaffinity (when the CPU limit is enforced by
+    /// affinity because no cgroup is available, so it cannot be widened).
+    pub deny_affinity_changes: bool,
+}
+
+/// Landlock rules, the second filesystem layer: the same read/write sets
+/// as the mounts, enforced by the LSM.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LandlockPlan {
+    /// Read and execute beneath these (sandbox) paths.
+    pub read: Vec<PathBuf>,
+    /// Full access beneath these (sandbox) paths.
+    pub write: Vec<PathBuf>,
+    /// Device files: read and write, no execute.
+    pub devices: Vec<PathBuf>,
+}
+
+/// Resource limits, already split by mechanism.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LimitsPlan {
+    pub memory_bytes: Option<u64>,
+    pub pids: Option<u64>,
+    pub cpus: Option<f64>,
+    pub timeout: Option<Duration>,
+    pub open_files: Option<u64>,
+    pub file_size_bytes: Option<u64>,
+}
