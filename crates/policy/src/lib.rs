@@ -1,6 +1,21 @@
 //! corral's policy: the model, TOML parsing with precise errors, built-in
 //! profiles and the merging of command-line flags.
+//!
+//! The command line calls [`effective`]; `corral policy show` prints
+//! [`Policy::to_toml`].
 
+mod error;
+mod load;
+mod merge;
 pub mod model;
+mod profiles;
+mod render;
+mod schema;
+mod units;
+mod validate;
 
+pub use error::{Location, PolicyError};
+pub use merge::{effective, Overrides};
 pub use model::*;
+pub use profiles::{profile, DEFAULT_PROFILE, PROFILE_NAMES};
+pub use units::UnitError;

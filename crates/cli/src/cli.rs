@@ -1,0 +1,99 @@
+//! The command-line surface. Flags that scripts rely on are stable:
+//! `--policy`, `--profile`, `--workspace`, `--write`, `--read`,
+//! `--deny-read`, `--memory`, `--pids`, `--cpus`, `--timeout`, `--label`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "corral", version, about = "A runtime guard for autonomous AI agents: run a command in a least-privilege Linux sandbox")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command inside a sandbox described by a policy.
+    Run(RunArgs),
+    /// Validate or display policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Show which isolation layers this machine supports, and how to fix what is missing.
+    Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file; errors name file:line:col, the key and what is expected.
+    Check {
+        /// The policy file (TOML).
+        file: PathBuf,
+    },
+    /// Print the effective policy as TOML, after the profile, the file and the flags are merged.
+    Show(PolicyArgs),
+}
+
+/// Flags that shape the effective policy (shared by `run` and `policy show`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct PolicyArgs {
+    /// Policy file (TOML) to start from.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Built-in profile: offline (default), coding-agent, rollout.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The workspace directory, read-write (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Also allow writing beneath PATH (repeatable).
+    #[arg(long = "write", value_name = "PATH")]
+    pub write: Vec<PathBuf>,
+    /// Also allow reading beneath PATH (repeatable).
+    #[arg(long = "read", value_name = "PATH")]
+    pub read: Vec<PathBuf>,
+    /// Mask PATH or GLOB entirely: reading it fails (repeatable).
+    #[arg(long = "deny-read", value_name = "PATH_OR_GLOB")]
+    pub deny_read: Vec<String>,
+    /// Memory limit for the whole sandbox, e.g. 512M, 2G.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Maximum number of processes and threads.
+    #[arg(long, value_name = "N")]
+    pub pids: Option<u64>,
+    /// CPU cores, e.g. 1 or 0.5.
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<f64>,
+    /// Wall-clock timeout, e.g. 30s, 10m, 1h.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Run even if a layer the policy needs is unavailable; the header says what is off.
+    #[arg(long)]
+    pub allow_degraded: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Label KEY=VALUE for the audit trail (repeatable), e.g. episode=17.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Do not print the one-line header on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("label {s:?} must be KEY=VALUE, e.g. episode=17"))?;
+    let valid_key = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !valid_key {
+        return Err(format!("label key {k:?} must be non-empty and use only letters, digits, '_', '-' and '.'"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}

@@ -1,0 +1,73 @@
+//! One module per subcommand.
+
+mod doctor;
+mod policy;
+mod run;
+
+use crate::cli::{Cli, Command, PolicyArgs, PolicyCommand};
+use anyhow::{Context, Result};
+use corral_policy::{Overrides, Policy};
+use std::path::Path;
+
+/// corral's own failure (bad policy, missing layer, setup error).
+pub const EXIT_CORRAL_ERROR: i32 = 125;
+
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Policy(PolicyCommand::Check { file }) => policy::check(&file),
+        Command::Policy(PolicyCommand::Show(args)) => policy::show(&args),
+        Command::Doctor => doctor::doctor(),
+    }
+}
+
+/// Flags -> overrides. Relative paths on the command line are relative to
+/// the current directory (in a policy file they are relative to the
+/// workspace), so they are made absolute here; globs stay as typed.
+fn overrides(args: &PolicyArgs) -> Result<Overrides> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let abs = |p: &Path| -> String {
+        let s = p.to_string_lossy();
+        if p.is_absolute() || s.starts_with('~') {
+            s.into_owned()
+        } else {
+            cwd.join(p).to_string_lossy().into_owned()
+        }
+    };
+    let glob_or_abs = |s: &String| -> String {
+        if s.contains(['*', '?', '[']) {
+            s.clone()
+        } else {
+            abs(Path::new(s))
+        }
+    };
+    let parse = |flag: &str, value: &str, err: String| anyhow::anyhow!("{flag} {value:?}: {err}");
+    Ok(Overrides {
+        profile: args.profile.clone(),
+        workspace: args.workspace.as_deref().map(abs),
+        read: args.read.iter().map(|p| abs(p)).collect(),
+        write: args.write.iter().map(|p| abs(p)).collect(),
+        deny_read: args.deny_read.iter().map(glob_or_abs).collect(),
+        memory: args
+            .memory
+            .as_deref()
+            .map(|m| m.parse().map_err(|e: corral_policy::UnitError| parse("--memory", m, e.to_string())))
+            .transpose()?,
+        pids: args.pids,
+        cpus: args.cpus,
+        timeout: args
+            .timeout
+            .as_deref()
+            .map(|t| t.parse().map_err(|e: corral_policy::UnitError| parse("--timeout", t, e.to_string())))
+            .transpose()?,
+        open_files: None,
+        file_size: None,
+        allow_degraded: args.allow_degraded,
+    })
+}
+
+/// The effective policy for these flags.
+fn effective(args: &PolicyArgs) -> Result<Policy> {
+    let overrides = overrides(args)?;
+    Ok(corral_policy::effective(args.policy.as_deref(), &overrides)?)
+}

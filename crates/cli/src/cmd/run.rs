@@ -1,0 +1,62 @@
+//! `corral run [flags] -- COMMAND...`: run a command in a sandbox.
+
+use super::effective;
+use crate::cli::RunArgs;
+use crate::{layers, resolve};
+use anyhow::{Context, Result};
+use corral_sandbox::launch::{self, Ending, Launch};
+
+pub fn run(args: RunArgs) -> Result<i32> {
+    let policy = effective(&args.policy)?;
+    let resolved = resolve::resolve(&policy, &args.command)?;
+    let plan = &resolved.plan;
+    let run_id = new_run_id();
+    let layers = layers::prepare(plan, &run_id)?;
+    if !args.quiet {
+        eprintln!("{}", layers.header(plan, &args.labels));
+    }
+    let outcome = launch::run(&Launch {
+        plan,
+        filter: &layers.filter,
+        cgroup: layers.cgroup.as_ref(),
+        landlock: layers.landlock_abi.is_some(),
+        memory_rlimit_fallback: layers.memory_rlimit_fallback,
+    })
+    .context("the sandbox could not be started")?;
+    match &outcome.ending {
+        Ending::Failed { message, .. } => eprintln!("corral: {message}"),
+        Ending::TimedOut => eprintln!(
+            "corral: the command ran past its timeout ({}s) and the sandbox was stopped",
+            plan.limits.timeout.map_or(0, |t| t.as_secs())
+        ),
+        _ => {}
+    }
+    if let Some(cg) = layers.cgroup {
+        let oom = cg.oom_kills();
+        if oom > 0 {
+            eprintln!("corral: the sandbox hit its memory limit: the kernel killed {oom} process(es)");
+        }
+        let pids = cg.pids_max_hit();
+        if pids > 0 {
+            eprintln!("corral: the sandbox hit its process limit {pids} time(s)");
+        }
+        if let Err(e) = cg.destroy() {
+            eprintln!("corral: warning: {e}");
+        }
+    }
+    Ok(outcome.ending.exit_code())
+}
+
+/// 16 hex digits from the kernel's random pool.
+fn new_run_id() -> String {
+    use std::io::Read;
+    let mut buf = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    if random.is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        buf = (nanos ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,153 @@
+//! Policy -> plan: expands `~` and relative paths, resolves the workspace,
+//! builds the command's environment and identity, and asks the sandbox
+//! crate to resolve the filesystem against the real machine.
+
+use anyhow::{bail, Context, Result};
+use corral_policy::Policy;
+use corral_sandbox::fsplan::{self, FsRequest, FsResolved};
+use corral_sandbox::plan::{Ids, LimitsPlan, Plan, SeccompPlan};
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+/// The default PATH when the caller's environment has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The inside uid/gid used when the caller is root and the policy does not
+/// choose one: the command never runs as root unless asked to.
+pub const ROOT_CALLER_INSIDE_ID: u32 = 1000;
+
+/// The resolved plan plus what the header and the post-run checks need.
+pub struct Resolved {
+    pub plan: Plan,
+    pub fs: FsResolved,
+    pub workspace: PathBuf,
+}
+
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
+}
+
+/// `~` and `~/x` become the caller's home; other paths are left alone.
+pub fn expand_tilde(s: &str, home: Option<&Path>) -> Result<String> {
+    if s == "~" || s.starts_with("~/") {
+        let home = home.context("a path starts with `~` but $HOME is not set; set HOME or use an absolute path")?;
+        Ok(format!("{}{}", home.display(), &s[1..]))
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+fn absolute(s: &str, base: &Path, home: Option<&Path>) -> Result<PathBuf> {
+    let expanded = expand_tilde(s, home)?;
+    let p = Path::new(&expanded);
+    Ok(fsplan::normalize(&if p.is_absolute() { p.to_path_buf() } else { base.join(p) }))
+}
+
+pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
+    let home = home_dir();
+    let home = home.as_deref();
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let ws_given = policy.filesystem.workspace.as_deref().map(|w| absolute(w, &cwd, home)).transpose()?;
+    let ws_path = ws_given.unwrap_or_else(|| cwd.clone());
+    let workspace = std::fs::canonicalize(&ws_path)
+        .with_context(|| format!("workspace {}: cannot open it; create it or pass --workspace DIR", ws_path.display()))?;
+    if !workspace.is_dir() {
+        bail!("workspace {} is not a directory; pass --workspace DIR", workspace.display());
+    }
+    let fs = &policy.filesystem;
+    let abs_list = |list: &[String]| -> Result<Vec<PathBuf>> {
+        list.iter().map(|s| absolute(s, &workspace, home)).collect()
+    };
+    let pattern_list = |list: &[String]| -> Result<Vec<String>> {
+        list.iter().map(|s| expand_tilde(s, home)).collect()
+    };
+    let req = FsRequest {
+        workspace: workspace.clone(),
+        read: abs_list(&fs.read)?,
+        write: abs_list(&fs.write)?,
+        deny_read: pattern_list(&fs.deny_read)?,
+        protected: pattern_list(&fs.protected)?,
+    };
+    let fs_resolved = fsplan::resolve(&req)?;
+
+    let outside_uid = nix::unistd::getuid().as_raw();
+    let outside_gid = nix::unistd::getgid().as_raw();
+    let default_id = |outside: u32| if outside == 0 { ROOT_CALLER_INSIDE_ID } else { outside };
+    let ids = Ids {
+        inside_uid: policy.process.uid.unwrap_or_else(|| default_id(outside_uid)),
+        inside_gid: policy.process.gid.unwrap_or_else(|| default_id(outside_gid)),
+        outside_uid,
+        outside_gid,
+    };
+
+    let cwd_inside = if cwd.starts_with(&workspace) { cwd.clone() } else { workspace.clone() };
+    let cwd_inside = std::fs::canonicalize(&cwd_inside).unwrap_or(cwd_inside);
+    let cwd_visible = cwd_inside.starts_with(&workspace);
+    let l = &policy.limits;
+    let plan = Plan {
+        argv: argv.iter().map(|a| cstring(a.as_bytes(), "command argument")).collect::<Result<_>>()?,
+        env: environment(policy)?,
+        cwd: if cwd_visible { cwd_inside } else { workspace.clone() },
+        fs: fs_resolved.fs.clone(),
+        ids,
+        hostname: policy.process.hostname.clone().unwrap_or_else(|| "corral".into()),
+        seccomp: SeccompPlan {
+            allow_nested_namespaces: policy.sandbox.dangerously_allow_nested_namespaces,
+            deny_affinity_changes: false,
+        },
+        landlock: fs_resolved.landlock.clone(),
+        limits: LimitsPlan {
+            memory_bytes: l.memory.map(|m| m.0),
+            pids: l.pids,
+            cpus: l.cpus,
+            timeout: l.timeout.map(|t| t.0),
+            open_files: l.open_files,
+            file_size_bytes: l.file_size.map(|f| f.0),
+        },
+        allow_degraded: policy.sandbox.dangerously_allow_degraded,
+    };
+    Ok(Resolved { plan, fs: fs_resolved, workspace })
+}
+
+fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
+    CString::new(bytes).with_context(|| format!("{what} contains a NUL byte"))
+}
+
+/// The caller's environment minus `process.env_deny` (globs on names), plus
+/// `process.env_set`, plus `CORRAL_SANDBOX=1` and a PATH.
+fn environment(policy: &Policy) -> Result<Vec<CString>> {
+    let deny: Vec<globset::GlobMatcher> = policy
+        .process
+        .env_deny
+        .iter()
+        .map(|p| {
+            globset::Glob::new(p)
+                .map(|g| g.compile_matcher())
+                .with_context(|| format!("process.env_deny: invalid pattern {p:?}"))
+        })
+        .collect::<Result<_>>()?;
+    let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| {
+            let name = k.to_string_lossy();
+            !deny.iter().any(|g| g.is_match(name.as_ref()))
+        })
+        .collect();
+    for (k, v) in &policy.process.env_set {
+        vars.retain(|(name, _)| name.as_bytes() != k.as_bytes());
+        vars.push((k.into(), v.into()));
+    }
+    vars.retain(|(k, _)| k != "CORRAL_SANDBOX");
+    vars.push(("CORRAL_SANDBOX".into(), "1".into()));
+    if !vars.iter().any(|(k, _)| k == "PATH") {
+        vars.push(("PATH".into(), DEFAULT_PATH.into()));
+    }
+    vars.into_iter()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            cstring(&kv, "environment variable")
+        })
+        .collect()
+}

@@ -1,0 +1,190 @@
+//! Reading a policy file: TOML syntax, then the model's shape (unknown keys,
+//! wrong types), then the values (`validate.rs`). Every error carries
+//! FILE:LINE:COL and the dotted key.
+
+use crate::error::{Location, PolicyError};
+use crate::model::Policy;
+use crate::schema;
+use crate::validate::{validate, Issue, Seg};
+use std::path::Path;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+impl Policy {
+    /// Reads and checks the policy file at `path` (see [`Policy::from_toml_str`]).
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Policy::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a policy written in TOML. `origin` names the text
+    /// in errors (usually the file path). The result is the file as written:
+    /// merge it onto its base with [`Policy::merged_onto`].
+    ///
+    /// Besides the value checks, an explicitly empty `filesystem.read` or
+    /// `filesystem.write` is refused unless `extends = "none"`: merging
+    /// keeps the base profile's list when the file's is empty, so such a line
+    /// would silently do nothing.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+        let document = DeTable::parse(text).map_err(|e| syntax_error(e, text, origin))?;
+        let deserializer = toml::Deserializer::from(document.clone());
+        let policy: Policy = serde_path_to_error::deserialize(deserializer)
+            .map_err(|e| shape_error(e, text, origin))?;
+        let root = DeValue::Table(document.into_inner());
+        validate(&policy).map_err(|issue| issue_error(&issue, &root, text, origin))?;
+        if policy.extends.as_deref() != Some("none") {
+            for key in ["read", "write"] {
+                let path = [Seg::Key("filesystem"), Seg::Key(key)];
+                if let Some(value) = locate(&root, &path) {
+                    if value.get_ref().as_array().is_some_and(|a| a.is_empty()) {
+                        return Err(empty_list_error(key, &policy, value.span(), text, origin));
+                    }
+                }
+            }
+        }
+        Ok(policy)
+    }
+}
+
+fn syntax_error(error: toml::de::Error, text: &str, origin: &str) -> PolicyError {
+    let offset = error.span().map_or(0, |s| s.start);
+    PolicyError::Syntax {
+        at: Location::in_text(origin, text, offset),
+        message: one_line(error.message()),
+    }
+}
+
+/// An unknown key or a value of the wrong type, as serde reported it.
+fn shape_error(
+    error: serde_path_to_error::Error<toml::de::Error>,
+    text: &str,
+    origin: &str,
+) -> PolicyError {
+    let key = match error.path().to_string() {
+        path if path == "." => "(document)".to_owned(),
+        path => path,
+    };
+    let inner = error.into_inner();
+    let at = Location::in_text(origin, text, inner.span().map_or(0, |s| s.start));
+    let message = one_line(inner.message());
+    if message.starts_with("unknown field `") {
+        return PolicyError::Invalid {
+            at,
+            expected: schema::allowed_text(&key),
+            key,
+            problem: "unknown key".to_owned(),
+        };
+    }
+    // serde words these "invalid type: string \"x\", expected u64"; the
+    // unit parsers "invalid size \"2X\": expected ...". Keep what is wrong
+    // and say what is expected in the user's terms.
+    let problem = [", expected ", ": expected "]
+        .iter()
+        .filter_map(|sep| message.find(sep))
+        .min()
+        .map_or(message.as_str(), |end| &message[..end])
+        .to_owned();
+    PolicyError::Invalid {
+        at,
+        expected: schema::expected(&key),
+        key,
+        problem,
+    }
+}
+
+fn issue_error(issue: &Issue, root: &DeValue<'_>, text: &str, origin: &str) -> PolicyError {
+    let offset = if issue.at_key {
+        locate_key(root, &issue.path)
+    } else {
+        locate(root, &issue.path).map(|v| v.span().start)
+    };
+    PolicyError::Invalid {
+        at: match offset {
+            Some(offset) => Location::in_text(origin, text, offset),
+            None => Location {
+                origin: origin.to_owned(),
+                line_col: None,
+            },
+        },
+        key: issue.dotted(),
+        problem: issue.problem.clone(),
+        expected: issue.expected_text(),
+    }
+}
+
+fn empty_list_error(
+    key: &str,
+    policy: &Policy,
+    span: std::ops::Range<usize>,
+    text: &str,
+    origin: &str,
+) -> PolicyError {
+    let base = policy
+        .extends
+        .as_deref()
+        .unwrap_or(crate::profiles::DEFAULT_PROFILE);
+    PolicyError::Invalid {
+        at: Location::in_text(origin, text, span.start),
+        key: format!("filesystem.{key}"),
+        problem: format!(
+            "an empty list cannot remove the {key} paths of the base profile {base:?}"
+        ),
+        expected: "leave the key out to keep the profile's list, list the paths you want \
+                   instead, or set extends = \"none\" to start from nothing"
+            .to_owned(),
+    }
+}
+
+/// The value at `path` in the parsed document, with its span.
+fn locate<'a, 'i>(root: &'a DeValue<'i>, path: &[Seg]) -> Option<&'a Spanned<DeValue<'i>>> {
+    let (last, parents) = path.split_last()?;
+    let mut current = root;
+    for seg in parents {
+        current = child(current, seg)?.get_ref();
+    }
+    child(current, last)
+}
+
+fn child<'a, 'i>(value: &'a DeValue<'i>, seg: &Seg) -> Option<&'a Spanned<DeValue<'i>>> {
+    match seg {
+        Seg::Key(key) => find_entry(value.as_table()?, key).map(|(_, v)| v),
+        Seg::Name(name) => find_entry(value.as_table()?, name).map(|(_, v)| v),
+        Seg::Index(index) => value.get(*index),
+    }
+}
+
+fn find_entry<'a, 'i>(
+    table: &'a DeTable<'i>,
+    key: &str,
+) -> Option<(
+    &'a Spanned<std::borrow::Cow<'i, str>>,
+    &'a Spanned<DeValue<'i>>,
+)> {
+    table.iter().find(|(k, _)| k.get_ref() == key)
+}
+
+/// The byte offset of the last key of `path` (for errors about a name).
+fn locate_key(root: &DeValue<'_>, path: &[Seg]) -> Option<usize> {
+    let (last, parents) = path.split_last()?;
+    let parent = match parents {
+        [] => root,
+        _ => locate(root, parents)?.get_ref(),
+    };
+    let name = match last {
+        Seg::Key(key) => *key,
+        Seg::Name(name) => name.as_str(),
+        Seg::Index(_) => return None,
+    };
+    find_entry(parent.as_table()?, name).map(|(k, _)| k.span().start)
+}
+
+fn one_line(message: &str) -> String {
+    message.trim().replace('\n', "; ")
+}
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;

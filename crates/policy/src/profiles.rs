@@ -1,0 +1,198 @@
+//! The built-in profiles a policy `extends` (or `--profile` picks): the
+//! opinionated defaults. A policy file's settings are merged on top (see
+//! `merge.rs`), and protections (`deny_read`, `protected`, `env_deny`) can
+//! only be added to, never removed, except by starting from `none`.
+
+use crate::model::{ByteSize, Duration, Filesystem, Limits, Policy, Process};
+
+/// Every name `extends` and `--profile` accept, the default first.
+pub const PROFILE_NAMES: [&str; 4] = ["offline", "coding-agent", "rollout", "none"];
+
+/// The profile used when neither the policy file nor `--profile` names one.
+pub const DEFAULT_PROFILE: &str = "offline";
+
+/// The built-in profile called `name`, or `None` if there is no such profile.
+/// `none` is the empty policy: nothing readable but the workspace, no
+/// protections, no limits.
+pub fn profile(name: &str) -> Option<Policy> {
+    match name {
+        "offline" => Some(offline()),
+        "coding-agent" => Some(coding_agent()),
+        "rollout" => Some(rollout()),
+        "none" => Some(Policy::default()),
+        _ => None,
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Secrets masked in every profile: cloud and registry credentials, SSH and
+/// GPG keys, `.env` files anywhere in the workspace or a writable path, and
+/// the host's password, sudo and SSH host key files. Reading them fails with
+/// EACCES even though `/` is readable.
+const DENY_READ: &[&str] = &[
+    "~/.ssh",
+    "~/.aws",
+    "~/.config/gcloud",
+    "~/.azure",
+    "~/.kube",
+    "~/.docker",
+    "~/.gnupg",
+    "~/.netrc",
+    "~/.git-credentials",
+    "~/.pypirc",
+    "~/.npmrc",
+    "~/.config/gh",
+    "**/.env",
+    "**/.env.*",
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/ssh/ssh_host_*_key",
+];
+
+/// Files that run code later, outside the sandbox, kept read-only even inside
+/// writable paths: git hooks and config (`core.hooksPath`, `core.fsmonitor`
+/// run programs), shell start-up files and direnv's `.envrc`. Relative
+/// entries apply inside every writable path; `~/` entries matter when the
+/// home directory is writable.
+const PROTECTED: &[&str] = &[
+    ".git/hooks",
+    ".git/config",
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zshenv",
+    ".zprofile",
+    ".envrc",
+    "~/.bashrc",
+    "~/.profile",
+    "~/.zshrc",
+    "~/.bash_profile",
+];
+
+/// Variables removed from the command's environment: an SSH agent socket
+/// would let the command sign with the user's keys, and the others are cloud
+/// credentials passed by value or by file.
+const ENV_DENY: &[&str] = &[
+    "SSH_AUTH_SOCK",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "AZURE_CLIENT_SECRET",
+];
+
+/// `offline`, the default: the whole host readable (so compilers, package
+/// caches and docs just work), only the workspace writable, no network, the
+/// secrets above masked, the files above protected. Limits guard against
+/// fork bombs (`pids = 4096`) while leaving room for builds (`open_files =
+/// 65536`); memory, CPU and time are unlimited because an interactive agent's
+/// work varies too much for one default. The workspace stays `None`: the
+/// current directory, resolved by the plan builder.
+fn offline() -> Policy {
+    Policy {
+        extends: None,
+        filesystem: Filesystem {
+            workspace: None,
+            read: strings(&["/"]),
+            write: Vec::new(),
+            deny_read: strings(DENY_READ),
+            protected: strings(PROTECTED),
+        },
+        network: Default::default(),
+        limits: Limits {
+            pids: Some(4096),
+            open_files: Some(65536),
+            ..Limits::default()
+        },
+        process: Process {
+            env_deny: strings(ENV_DENY),
+            ..Process::default()
+        },
+        sandbox: Default::default(),
+    }
+}
+
+/// `coding-agent`: for an agent editing a repository. Today the same as
+/// `offline`, with no timeout (sessions are long); its `[network]` section
+/// (package registries and the model's API through the egress proxy) will
+/// be filled in by the egress proxy issue.
+fn coding_agent() -> Policy {
+    offline()
+}
+
+/// `rollout`: strict, for the many short tool calls of reinforcement-learning
+/// rollouts. Only system directories are readable (the plan builder skips
+/// the ones a machine lacks), so nothing of the user's home leaks into a
+/// rollout; the same secrets are masked and files protected. Tight limits
+/// keep one bad rollout from starving the others: 2G of memory, 256
+/// processes, one CPU, ten minutes, 1024 open files, files up to 1G.
+fn rollout() -> Policy {
+    let base = offline();
+    Policy {
+        filesystem: Filesystem {
+            read: strings(&["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"]),
+            ..base.filesystem
+        },
+        limits: Limits {
+            memory: Some(ByteSize(2 << 30)),
+            pids: Some(256),
+            cpus: Some(1.0),
+            timeout: Some(Duration(std::time::Duration::from_secs(600))),
+            open_files: Some(1024),
+            file_size: Some(ByteSize(1 << 30)),
+        },
+        ..base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::validate;
+
+    #[test]
+    fn every_name_has_a_valid_profile() {
+        for name in PROFILE_NAMES {
+            let policy = profile(name).unwrap();
+            assert_eq!(validate(&policy), Ok(()), "{name}");
+            assert_eq!(policy.extends, None, "{name}");
+        }
+        assert_eq!(profile("offlne"), None);
+        assert_eq!(profile(DEFAULT_PROFILE), Some(offline()));
+    }
+
+    #[test]
+    fn offline_reads_everything_writes_nothing_and_masks_secrets() {
+        let p = profile("offline").unwrap();
+        assert_eq!(p.filesystem.read, ["/"]);
+        assert!(p.filesystem.write.is_empty());
+        assert!(p.filesystem.deny_read.iter().any(|d| d == "~/.ssh"));
+        assert!(p.filesystem.protected.iter().any(|d| d == ".git/hooks"));
+        assert!(p.network.allow.is_empty());
+        assert_eq!(p.limits.pids, Some(4096));
+        assert_eq!(p.limits.memory, None);
+        assert_eq!(p.limits.timeout, None);
+        assert!(p.process.env_deny.iter().any(|e| e == "SSH_AUTH_SOCK"));
+    }
+
+    #[test]
+    fn rollout_is_strict_and_keeps_the_protections() {
+        let offline = profile("offline").unwrap();
+        let r = profile("rollout").unwrap();
+        assert!(!r.filesystem.read.iter().any(|p| p == "/"));
+        assert_eq!(r.filesystem.deny_read, offline.filesystem.deny_read);
+        assert_eq!(r.filesystem.protected, offline.filesystem.protected);
+        assert_eq!(r.process.env_deny, offline.process.env_deny);
+        assert_eq!(r.limits.memory, Some("2G".parse().unwrap()));
+        assert_eq!(r.limits.timeout, Some("10m".parse().unwrap()));
+        assert_eq!(r.limits.file_size, Some("1G".parse().unwrap()));
+        assert_eq!((r.limits.pids, r.limits.cpus), (Some(256), Some(1.0)));
+    }
+}

@@ -1,0 +1,185 @@
+//! Rendering a policy as TOML for `corral policy show`: every section and
+//! key, in the model's order, lists one entry per line. The output starts
+//! with `extends = "none"` so that it is complete on its own: loading it
+//! back gives the same policy.
+
+use crate::model::Policy;
+use std::fmt::Write as _;
+
+impl Policy {
+    /// The policy as a TOML document that [`Policy::from_toml_str`] reads back
+    /// to the same policy (with `extends = "none"`). Unset limits and ids are
+    /// left out (unlimited / default).
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        line(&mut out, "extends", &quote("none"));
+
+        let fs = &self.filesystem;
+        out.push_str("\n[filesystem]\n");
+        if let Some(workspace) = &fs.workspace {
+            line(&mut out, "workspace", &quote(workspace));
+        }
+        list(&mut out, "read", &fs.read);
+        list(&mut out, "write", &fs.write);
+        list(&mut out, "deny_read", &fs.deny_read);
+        list(&mut out, "protected", &fs.protected);
+
+        out.push_str("\n[network]\n");
+        list(&mut out, "allow", &self.network.allow);
+
+        let limits = &self.limits;
+        out.push_str("\n[limits]\n");
+        optional(
+            &mut out,
+            "memory",
+            limits.memory.map(|m| quote(&m.to_string())),
+        );
+        optional(&mut out, "pids", limits.pids.map(|n| n.to_string()));
+        optional(
+            &mut out,
+            "cpus",
+            limits.cpus.map(|c| toml::Value::Float(c).to_string()),
+        );
+        optional(
+            &mut out,
+            "timeout",
+            limits.timeout.map(|t| quote(&t.to_string())),
+        );
+        optional(
+            &mut out,
+            "open_files",
+            limits.open_files.map(|n| n.to_string()),
+        );
+        optional(
+            &mut out,
+            "file_size",
+            limits.file_size.map(|s| quote(&s.to_string())),
+        );
+
+        let process = &self.process;
+        out.push_str("\n[process]\n");
+        optional(&mut out, "uid", process.uid.map(|n| n.to_string()));
+        optional(&mut out, "gid", process.gid.map(|n| n.to_string()));
+        optional(&mut out, "hostname", process.hostname.as_deref().map(quote));
+        list(&mut out, "env_deny", &process.env_deny);
+        out.push_str("\n[process.env_set]\n");
+        for (name, value) in &process.env_set {
+            line(&mut out, &key(name), &quote(value));
+        }
+
+        let sandbox = &self.sandbox;
+        out.push_str("\n[sandbox]\n");
+        line(
+            &mut out,
+            "dangerously_allow_degraded",
+            &sandbox.dangerously_allow_degraded.to_string(),
+        );
+        line(
+            &mut out,
+            "dangerously_allow_nested_namespaces",
+            &sandbox.dangerously_allow_nested_namespaces.to_string(),
+        );
+        out
+    }
+}
+
+fn line(out: &mut String, key: &str, value: &str) {
+    let _ = writeln!(out, "{key} = {value}");
+}
+
+fn optional(out: &mut String, key: &str, value: Option<String>) {
+    if let Some(value) = value {
+        line(out, key, &value);
+    }
+}
+
+/// `[]`, `["/"]`, or one entry per line for two or more.
+fn list(out: &mut String, key: &str, items: &[String]) {
+    match items {
+        [] => line(out, key, "[]"),
+        [one] => line(out, key, &format!("[{}]", quote(one))),
+        _ => {
+            let _ = writeln!(out, "{key} = [");
+            for item in items {
+                let _ = writeln!(out, "    {},", quote(item));
+            }
+            out.push_str("]\n");
+        }
+    }
+}
+
+/// A TOML string literal, escaped as needed.
+fn quote(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// A bare key when TOML allows one, else a quoted key.
+fn key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        name.to_owned()
+    } else {
+        quote(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::{profile, PROFILE_NAMES};
+
+    #[test]
+    fn every_profile_round_trips() {
+        for name in PROFILE_NAMES {
+            let policy = profile(name).unwrap();
+            let text = policy.to_toml();
+            let back = Policy::from_toml_str(&text, "shown.toml")
+                .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+            assert_eq!(back.extends.as_deref(), Some("none"), "{name}");
+            assert_eq!(back.merged_onto(profile("none").unwrap()), policy, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_full_policy_round_trips() {
+        let text = r#"
+            extends = "none"
+            [filesystem]
+            workspace = "/work/space with \"quotes\""
+            read = ["/usr", "C:\\odd"]
+            [limits]
+            memory = "1536"
+            cpus = 0.5
+            timeout = "1h30m"
+            [process]
+            uid = 0
+            hostname = "box-1.local"
+            env_set = { LANG = "C.UTF-8", PATH = "/usr/bin:/bin" }
+            [sandbox]
+            dangerously_allow_nested_namespaces = true
+        "#;
+        let policy = Policy::from_toml_str(text, "full.toml").unwrap();
+        let shown = policy.to_toml();
+        assert_eq!(Policy::from_toml_str(&shown, "shown.toml").unwrap(), policy);
+        assert!(shown.contains("cpus = 0.5\n"), "{shown}");
+        assert!(shown.contains("timeout = \"1h30m\"\n"), "{shown}");
+    }
+
+    #[test]
+    fn rollout_renders_readably() {
+        let shown = profile("rollout").unwrap().to_toml();
+        assert!(
+            shown.starts_with("extends = \"none\"\n\n[filesystem]\n"),
+            "{shown}"
+        );
+        assert!(shown.contains("memory = \"2G\"\n"), "{shown}");
+        assert!(shown.contains("cpus = 1.0\n"), "{shown}");
+        assert!(
+            shown.contains("deny_read = [\n    \"~/.ssh\",\n"),
+            "{shown}"
+        );
+    }
+}

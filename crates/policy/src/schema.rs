@@ -1,0 +1,164 @@
+//! The keys a policy file may contain and, for each, what a valid value looks
+//! like. Used to word errors (unknown keys list the allowed ones; type and
+//! value errors say what is expected). A unit test checks this table against
+//! the model, so a field added to `model.rs` without a line here fails.
+
+/// Every dotted key of a policy file, with what its value should be (the
+/// text after "expected").
+const KEYS: &[(&str, &str)] = &[
+    ("extends", "a built-in profile: \"offline\", \"coding-agent\", \"rollout\" or \"none\""),
+    ("filesystem", "a table: [filesystem]"),
+    ("filesystem.workspace", "a directory path, e.g. workspace = \"/home/me/project\""),
+    ("filesystem.read", "a list of paths, e.g. read = [\"/usr\", \"~/data\"]"),
+    ("filesystem.write", "a list of paths, e.g. write = [\"/tmp/cache\"]"),
+    ("filesystem.deny_read", "a list of paths or globs, e.g. deny_read = [\"~/.ssh\", \"**/.env\"]"),
+    ("filesystem.protected", "a list of paths or globs, e.g. protected = [\".git/hooks\"]"),
+    ("network", "a table: [network]"),
+    ("network.allow", "an empty list: allow = []"),
+    ("limits", "a table: [limits]"),
+    ("limits.memory", "a size such as \"512M\" or \"2G\" (K, M, G, T are powers of 1024), or a whole number of bytes"),
+    ("limits.pids", "a whole number of processes and threads, at least 1, e.g. pids = 256"),
+    ("limits.cpus", "a number of CPU cores above 0 and at most 4096, e.g. cpus = 1 or cpus = 0.5"),
+    ("limits.timeout", "a duration above 0 such as \"90s\", \"10m\" or \"1h30m\", or a whole number of seconds"),
+    ("limits.open_files", "a whole number of open files per process, at least 1, e.g. open_files = 1024"),
+    ("limits.file_size", "a size such as \"1G\" (K, M, G, T are powers of 1024), or a whole number of bytes"),
+    ("process", "a table: [process]"),
+    ("process.uid", "a user id from 0 to 4294967295, e.g. uid = 1000"),
+    ("process.gid", "a group id from 0 to 4294967295, e.g. gid = 1000"),
+    ("process.hostname", "a hostname of letters, digits, '-' and '.' (labels of at most 63, at most 64 in all), e.g. hostname = \"corral\""),
+    ("process.env_deny", "a list of variable names or globs on names, e.g. env_deny = [\"AWS_*\", \"GITHUB_TOKEN\"]"),
+    ("process.env_set", "a table of variable names ([A-Za-z_][A-Za-z0-9_]*) to strings, e.g. env_set = { LANG = \"C.UTF-8\" }"),
+    ("sandbox", "a table: [sandbox]"),
+    ("sandbox.dangerously_allow_degraded", "true or false"),
+    ("sandbox.dangerously_allow_nested_namespaces", "true or false"),
+];
+
+/// The schema key a (possibly indexed or nested) dotted key falls under:
+/// `filesystem.read[2]` -> `filesystem.read`, `process.env_set.LANG` ->
+/// `process.env_set`.
+fn schema_key(dotted: &str) -> Option<&'static str> {
+    let plain = dotted.split('[').next().unwrap_or(dotted);
+    KEYS.iter()
+        .map(|(key, _)| *key)
+        .filter(|key| plain == *key || plain.starts_with(&format!("{key}.")))
+        .max_by_key(|key| key.len())
+}
+
+/// "expected ..." for a dotted key; a generic text for keys outside the schema.
+pub(crate) fn expected(dotted: &str) -> String {
+    let text = schema_key(dotted)
+        .and_then(|key| KEYS.iter().find(|(k, _)| *k == key))
+        .map_or(
+            "a value as described in the policy documentation",
+            |(_, e)| e,
+        );
+    format!("expected {text}")
+}
+
+/// The keys allowed directly inside `section` (`""` for the top level).
+pub(crate) fn allowed_keys(section: &str) -> Vec<&'static str> {
+    KEYS.iter()
+        .map(|(key, _)| *key)
+        .filter_map(|key| {
+            let rest = if section.is_empty() {
+                Some(key)
+            } else {
+                key.strip_prefix(section)?.strip_prefix('.')
+            };
+            rest.filter(|r| !r.contains('.'))
+        })
+        .collect()
+}
+
+/// "allowed keys in [limits] are: memory, pids, ..." for an unknown key
+/// `dotted` (e.g. `limits.memroy`).
+pub(crate) fn allowed_text(dotted: &str) -> String {
+    let section = dotted.rsplit_once('.').map_or("", |(section, _)| section);
+    let keys = allowed_keys(section).join(", ");
+    if section.is_empty() {
+        format!("allowed top-level keys are: {keys}")
+    } else {
+        format!("allowed keys in [{section}] are: {keys}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    /// Every dotted key the model can serialize, descending into tables
+    /// (except env_set, whose keys are the user's).
+    fn model_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+        for (key, value) in table {
+            let dotted = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if let (toml::Value::Table(inner), false) = (value, dotted == "process.env_set") {
+                model_keys(inner, &dotted, out);
+            }
+            out.push(dotted);
+        }
+    }
+
+    #[test]
+    fn schema_lists_exactly_the_model_keys() {
+        let mut full = Policy {
+            extends: Some("none".into()),
+            ..Policy::default()
+        };
+        full.filesystem.workspace = Some("w".into());
+        full.limits = Limits {
+            memory: Some(ByteSize(1)),
+            pids: Some(1),
+            cpus: Some(1.0),
+            timeout: Some(Duration(std::time::Duration::from_secs(1))),
+            open_files: Some(1),
+            file_size: Some(ByteSize(1)),
+        };
+        full.process.uid = Some(1);
+        full.process.gid = Some(1);
+        full.process.hostname = Some("h".into());
+        let table = toml::Table::try_from(&full).unwrap();
+        let mut keys = Vec::new();
+        model_keys(&table, "", &mut keys);
+        keys.sort();
+        let mut schema: Vec<String> = KEYS.iter().map(|(k, _)| k.to_string()).collect();
+        schema.sort();
+        assert_eq!(keys, schema);
+    }
+
+    #[test]
+    fn sections_and_expectations() {
+        assert_eq!(
+            allowed_keys("limits"),
+            [
+                "memory",
+                "pids",
+                "cpus",
+                "timeout",
+                "open_files",
+                "file_size"
+            ]
+        );
+        assert_eq!(
+            allowed_keys(""),
+            [
+                "extends",
+                "filesystem",
+                "network",
+                "limits",
+                "process",
+                "sandbox"
+            ]
+        );
+        assert!(expected("filesystem.read[3]").starts_with("expected a list of paths"));
+        assert!(expected("process.env_set.LANG").starts_with("expected a table of variable"));
+        assert_eq!(
+            allowed_text("limits.memroy"),
+            "allowed keys in [limits] are: memory, pids, cpus, timeout, open_files, file_size"
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! Resolves the filesystem part of a policy (already expanded to absolute
+//! paths and patterns by the caller) into mount operations and Landlock
+//! rules, looking at the real filesystem: which paths exist, which are
+//! symlinks, which files match the deny and protect globs.
+
+use crate::plan::{FsPlan, LandlockPlan, MountOp, RootKind};
+use globset::{Glob, GlobMatcher};
+use std::path::{Component, Path, PathBuf};
+
+/// The filesystem request, with `~` already expanded and flags merged.
+#[derive(Debug, Clone, Default)]
+pub struct FsRequest {
+    /// Canonical workspace directory (read-write).
+    pub workspace: PathBuf,
+    /// Absolute read-only paths; containing `/` means the whole host tree.
+    pub read: Vec<PathBuf>,
+    /// Absolute read-write paths beside the workspace.
+    pub write: Vec<PathBuf>,
+    /// Masked paths: absolute paths or globs, or relative ones (matched in
+    /// the workspace and every writable path).
+    pub deny_read: Vec<String>,
+    /// Paths kept read-only inside writable trees (absolute, or relative to
+    /// each writable path; globs allowed).
+    pub protected: Vec<String>,
+}
+
+/// What the filesystem resolution produced.
+#[derive(Debug, Clone)]
+pub struct FsResolved {
+    pub fs: FsPlan,
+    pub landlock: LandlockPlan,
+    /// Paths masked, for the header and the audit trail.
+    pub masked: Vec<PathBuf>,
+    /// Protected paths that existed at start (bound read-only).
+    pub protected: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FsPlanError {
+    #[error("filesystem.{key}: {path}: {source}; create it or remove it from the policy")]
+    Missing { key: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("filesystem.{key}: invalid glob {pattern:?}: {message}")]
+    Glob { key: &'static str, pattern: String, message: String },
+    #[error("filesystem.{key}: {path} must be an absolute path")]
+    Relative { key: &'static str, path: PathBuf },
+}
+
+/// Directories replaced by a private tmpfs in every sandbox: they hold
+/// host-wide scratch space and sockets (the Docker socket, D-Bus, the
+/// user's runtime dir) that a read-only bind would not protect, because
+/// connecting to a unix socket needs no write access to the mount.
+const PRIVATE_TMPFS: [(&str, u32); 3] = [("/tmp", 0o1777), ("/var/tmp", 0o1777), ("/run", 0o755)];
+
+/// Device nodes the command may read and write (Landlock side).
+const DEVICE_PATHS: [&str; 9] = [
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+    "/dev/ptmx",
+    "/dev/pts",
+    "/dev/shm",
+];
+
+pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
+    for (key, list) in [("read", &req.read), ("write", &req.write)] {
+        if let Some(p) = list.iter().find(|p| !p.is_absolute()) {
+            return Err(FsPlanError::Relative { key, path: p.clone() });
+        }
+    }
+    let host_root = req.read.iter().any(|p| p == Path::new("/"));
+    let mut ops: Vec<MountOp> = Vec::new();
+    let mut ll_read: Vec<PathBuf> = Vec::new();
+
+    if host_root {
+        ll_read.push(PathBuf::from("/"));
+        for (dir, mode) in PRIVATE_TMPFS {
+            if Path::new(dir).is_dir() && !is_symlink(Path::new(dir)) {
+                ops.push(MountOp::Tmpfs { dst: dir.into(), mode });
+            }
+        }
+    } else {
+        ops.push(MountOp::Tmpfs { dst: "/tmp".into(), mode: 0o1777 });
+        let mut reads: Vec<PathBuf> = req.read.clone();
+        let mut i = 0;
+        while i < reads.len() {
+            let path = reads[i].clone();
+            i += 1;
+            match std::fs::symlink_metadata(&path) {
+                // Missing system directories (say /lib32) are simply skipped.
+                Err(_) => continue,
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let target = std::fs::read_link(&path)
+                        .map_err(|source| FsPlanError::Missing { key: "read", path: path.clone(), source })?;
+                    let resolved = std::fs::canonicalize(&path)
+                        .map_err(|source| FsPlanError::Missing { key: "read", path: path.clone(), source })?;
+                    ops.push(MountOp::Symlink { target, dst: path });
+                    if !reads.contains(&resolved) {
+                        reads.push(resolved);
+                    }
+                }
+                Ok(_) => {
+                    ops.push(MountOp::Bind { src: path.clone(), dst: path.clone(), writable: false });
+                    ll_read.push(path);
+                }
+            }
+        }
+    }
+
+    let mut writable: Vec<PathBuf> = vec![req.workspace.clone()];
+    for w in &req.write {
+        let real = std::fs::canonicalize(w)
+            .map_err(|source| FsPlanError::Missing { key: "write", path: w.clone(), source })?;
+        if !writable.contains(&real) {
+            writable.push(real);
+        }
+    }
+    for w in &writable {
+        ops.push(MountOp::Bind { src: w.clone(), dst: w.clone(), writable: true });
+    }
+    ops.push(MountOp::Dev);
+    ops.push(MountOp::Proc);
+
+    let visible = |p: &Path| host_root || ll_read.iter().chain(&writable).any(|root| p.starts_with(root));
+    let masked: Vec<PathBuf> = expand("deny_read", &req.deny_read, &writable)?
+        .into_iter()
+        .filter(|p| visible(p))
+        .collect();
+    let protected: Vec<PathBuf> = expand("protected", &req.protected, &writable)?
+        .into_iter()
+        .filter(|p| writable.iter().any(|w| p.starts_with(w) && p != w))
+        .filter(|p| !masked.iter().any(|m| p.starts_with(m)))
+        .collect();
+    for path in &masked {
+        ops.push(MountOp::Mask { path: path.clone(), is_dir: path.is_dir() });
+    }
+    for path in &protected {
+        ops.push(MountOp::Protect { path: path.clone() });
+    }
+    sort_ops(&mut ops);
+
+    let mut write_ll = writable.clone();
+    write_ll.extend(["/tmp", "/dev/shm"].iter().map(PathBuf::from));
+    if host_root && Path::new("/var/tmp").is_dir() {
+        write_ll.push("/var/tmp".into());
+    }
+    let landlock = LandlockPlan {
+        read: {
+            let mut r = ll_read;
+            r.push("/proc".into());
+            r
+        },
+        write: write_ll,
+        devices: DEVICE_PATHS.iter().map(PathBuf::from).collect(),
+    };
+    Ok(FsResolved { fs: FsPlan { root: if host_root { RootKind::HostReadOnly } else { RootKind::Empty }, mounts: ops }, landlock, masked, protected })
+}
+
+fn is_symlink(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Parents before children; among equals, tmpfs and binds before masks and
+/// protections (which must land on top of what they cover).
+fn sort_ops(ops: &mut [MountOp]) {
+    fn key(op: &MountOp) -> (u8, usize) {
+        let depth = |p: &Path| p.components().count();
+        match op {
+            MountOp::Tmpfs { dst, .. } | MountOp::Symlink { dst, .. } => (0, depth(dst)),
+            MountOp::Bind { dst, .. } => (0, depth(dst)),
+            MountOp::Dev | MountOp::Proc => (0, 2),
+            MountOp::Mask { .. } => (1, 0),
+            MountOp::Protect { path } => (2, depth(path)),
+        }
+    }
+    ops.sort_by_key(key);
+}
+
+fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Expands patterns to existing paths. Absolute entries name themselves
+/// (or glob from their fixed prefix); relative ones are matched in every
+/// writable root.
+fn expand(key: &'static str, patterns: &[String], roots: &[PathBuf]) -> Result<Vec<PathBuf>, FsPlanError> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut push = |p: PathBuf| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    let mut relative_globs: Vec<GlobMatcher> = Vec::new();
+    for pattern in patterns {
+        let is_abs = pattern.starts_with('/');
+        if !has_glob(pattern) {
+            if is_abs {
+                if std::fs::symlink_metadata(pattern).is_ok() {
+                    push(PathBuf::from(pattern));
+                }
+            } else {
+                for root in roots {
+                    let p = root.join(pattern);
+                    if std::fs::symlink_metadata(&p).is_ok() {
+                        push(p);
+                    }
+                }
+            }
+            continue;
+        }
+        let glob = Glob::new(pattern)
+            .map_err(|e| FsPlanError::Glob { key, pattern: pattern.clone(), message: e.kind().to_string() })?
+            .compile_matcher();
+        if is_abs {
+            let prefix: PathBuf = Path::new(pattern)
+                .components()
+                .take_while(|c| !has_glob(&c.as_os_str().to_string_lossy()))
+                .collect();
+            let depth = Path::new(pattern).components().count() - prefix.components().count();
+            let recursive = pattern.contains("**");
+            walk(&prefix, &prefix, if recursive { usize::MAX } else { depth }, &mut |p, _| {
+                if glob.is_match(p) {
+                    push(p.to_path_buf());
+                }
+            });
+        } else {
+            relative_globs.push(glob);
+        }
+    }
+    if !relative_globs.is_empty() {
+        for root in roots {
+            walk(root, root, usize::MAX, &mut |p, rel| {
+                if relative_globs.iter().any(|g| g.is_match(rel)) {
+                    push(p.to_path_buf());
+                }
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Depth-first walk without following symlinks, calling `f(path, relative)`.
+fn walk(root: &Path, dir: &Path, depth: usize, f: &mut dyn FnMut(&Path, &Path)) {
+    if depth == 0 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let rel = path.strip_prefix(root).unwrap_or(&path);
+        f(&path, rel);
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            walk(root, &path, depth - 1, f);
+        }
+    }
+}
+
+/// Lexically normalises an absolute path (`.` and `..`), without touching
+/// the filesystem.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}

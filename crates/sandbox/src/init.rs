@@ -1,0 +1,293 @@
+//! The sandbox side: pid 1 of the new pid namespace ("init") and the
+//! command it starts.
+//!
+//! init writes its own uid/gid maps, builds the root, brings loopback up,
+//! applies rlimits, optionally opens a pty, then forks the command. The
+//! command drops every capability, sets no_new_privs, enters Landlock, loads
+//! the seccomp filter (last: it forbids mount and friends) and execs. init
+//! stays behind to reap orphans and forward signals; when the command exits
+//! it kills everything left in the namespace and reports the status.
+
+use crate::ctl::{self, Msg, Stage};
+use crate::mounts;
+use crate::plan::Plan;
+use crate::{landlock, rlimit, seccomp, sys};
+use nix::sys::signal::{self, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Everything init needs, prepared by the supervisor before the clone.
+pub(crate) struct InitCtx<'a> {
+    pub plan: &'a Plan,
+    pub filter: &'a seccomp::Filter,
+    pub ctl: RawFd,
+    /// Wait for the supervisor's "go" (it is placing init in cgroups), then
+    /// enter a new cgroup namespace rooted there.
+    pub wait_for_go: bool,
+    /// Which of stdin/stdout/stderr become the pty's slave (pty mode).
+    pub pty_fds: [bool; 3],
+    pub winsize: Option<libc::winsize>,
+    /// Apply RLIMIT_DATA for memory (no cgroup available).
+    pub memory_rlimit_fallback: bool,
+    /// Landlock is available and required.
+    pub landlock: bool,
+    /// Signals the supervisor blocked and init forwards.
+    pub signals: SigSet,
+}
+
+/// The sandbox's pid 1. Never returns.
+pub(crate) fn main(ctx: &InitCtx<'_>) -> ! {
+    let code = match run(ctx) {
+        Ok(status) => {
+            let _ = ctl::send(ctx.ctl, &Msg::Exited(status));
+            0
+        }
+        Err((stage, message)) => {
+            let _ = ctl::send(ctx.ctl, &Msg::Failed { stage, message });
+            125
+        }
+    };
+    sys::exit_now(code)
+}
+
+type StepResult<T> = Result<T, (Stage, String)>;
+
+fn setup_err<'a>(what: &'a str) -> impl FnOnce(io::Error) -> (Stage, String) + use<'a> {
+    move |e| (Stage::Setup, format!("{what}: {e}"))
+}
+
+fn run(ctx: &InitCtx<'_>) -> StepResult<i32> {
+    // If the supervisor dies, so does init, and with it the whole pid namespace.
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).map_err(setup_err("set parent-death signal"))?;
+    if ctx.wait_for_go {
+        match ctl::recv(ctx.ctl) {
+            Ok(Some(Msg::Go)) => {}
+            _ => return Err((Stage::Setup, "supervisor went away before the sandbox started".into())),
+        }
+        sys::unshare(libc::CLONE_NEWCGROUP).map_err(setup_err("create cgroup namespace"))?;
+    } else if supervisor_gone(ctx.ctl) {
+        return Err((Stage::Setup, "supervisor went away before the sandbox started".into()));
+    }
+    write_id_maps(ctx.plan).map_err(setup_err("write uid/gid maps"))?;
+    sys::sethostname(&ctx.plan.hostname).map_err(setup_err("set hostname"))?;
+    sys::loopback_up().map_err(setup_err("bring loopback up"))?;
+    mounts::assemble(&ctx.plan.fs).map_err(|e| (Stage::Setup, e.to_string()))?;
+    rlimit::apply(&ctx.plan.limits, ctx.memory_rlimit_fallback).map_err(|e| (Stage::Setup, e.to_string()))?;
+    let pty = match ctx.pty_fds.iter().any(|b| *b) {
+        true => Some(open_pty(ctx)?),
+        false => None,
+    };
+    let sfd = SignalFd::with_flags(&ctx.signals, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| setup_err("create signalfd")(e.into()))?;
+    let cmd = spawn_command(ctx, pty.as_ref())?;
+    drop(pty);
+    // Nobody inside may read init's memory or ptrace it.
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
+    supervise(cmd, &sfd)
+}
+
+fn supervisor_gone(ctl: RawFd) -> bool {
+    let mut pfd = libc::pollfd { fd: ctl, events: libc::POLLRDHUP, revents: 0 };
+    // SAFETY: pfd is a valid pollfd array of length 1; zero timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
+}
+
+fn write_id_maps(plan: &Plan) -> io::Result<()> {
+    let ids = plan.ids;
+    sys::write_file_once(c"/proc/self/setgroups", b"deny")?;
+    sys::write_file_once(c"/proc/self/uid_map", format!("{} {} 1", ids.inside_uid, ids.outside_uid).as_bytes())?;
+    sys::write_file_once(c"/proc/self/gid_map", format!("{} {} 1", ids.inside_gid, ids.outside_gid).as_bytes())
+}
+
+/// Opens a pty in the sandbox's own devpts and hands the master to the
+/// supervisor; returns the slave.
+fn open_pty(ctx: &InitCtx<'_>) -> StepResult<OwnedFd> {
+    let err = setup_err("open pty");
+    let master = nix::fcntl::open(
+        "/dev/ptmx",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| err(e.into()))?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int we own; 0 unlocks the slave.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock as *const libc::c_int) } < 0 {
+        return Err(setup_err("unlock pty")(io::Error::last_os_error()));
+    }
+    // SAFETY: TIOCGPTPEER on a pty master returns a new fd for its slave.
+    let slave = unsafe {
+        libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)
+    };
+    if slave < 0 {
+        return Err(setup_err("open pty slave")(io::Error::last_os_error()));
+    }
+    // SAFETY: the kernel returned a fresh descriptor that we now own.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    if let Some(ws) = ctx.winsize {
+        // SAFETY: TIOCSWINSZ reads a valid winsize we own.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws as *const libc::winsize) };
+    }
+    ctl::send(ctx.ctl, &Msg::PtyMaster(master)).map_err(setup_err("send pty to supervisor"))?;
+    Ok(slave)
+}
+
+/// Forks the command. In the child: new session, pty as controlling
+/// terminal, working directory, then the confinement layers and exec.
+fn spawn_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<Pid> {
+    // SAFETY: init is single-threaded, so the child may run arbitrary code.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(child),
+        Ok(nix::unistd::ForkResult::Child) => {
+            let (stage, message) = match exec_command(ctx, pty) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            let _ = ctl::send(ctx.ctl, &Msg::Failed { stage, message });
+            sys::exit_now(match stage {
+                Stage::NotFound => 127,
+                Stage::NotExecutable => 126,
+                _ => 125,
+            })
+        }
+        Err(e) => Err(setup_err("fork the command")(e.into())),
+    }
+}
+
+fn exec_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<std::convert::Infallible> {
+    let plan = ctx.plan;
+    reset_signals(&ctx.signals);
+    nix::unistd::setsid().map_err(|e| setup_err("start a session")(e.into()))?;
+    if let Some(slave) = pty {
+        // SAFETY: TIOCSCTTY with arg 0 on our own pty slave; we are a session leader.
+        if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+            return Err(setup_err("make the pty the controlling terminal")(io::Error::last_os_error()));
+        }
+        for (fd, on) in ctx.pty_fds.iter().enumerate() {
+            if *on {
+                // SAFETY: dup2 onto a standard descriptor number.
+                if unsafe { libc::dup2(slave.as_raw_fd(), fd as RawFd) } < 0 {
+                    return Err(setup_err("attach the pty")(io::Error::last_os_error()));
+                }
+            }
+        }
+    }
+    std::env::set_current_dir(&plan.cwd)
+        .map_err(|e| (Stage::Setup, format!("enter working directory {}: {e}", plan.cwd.display())))?;
+    let confine = |what: &str, e: String| (Stage::Confine, format!("{what}: {e}"));
+    sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| confine("set no_new_privs", e.to_string()))?;
+    sys::drop_all_capabilities().map_err(|e| confine("drop capabilities", e.to_string()))?;
+    if ctx.landlock {
+        landlock::restrict(&plan.landlock).map_err(|e| confine("apply Landlock", e.to_string()))?;
+    }
+    ctx.filter.install().map_err(|e| confine("load seccomp filter", e.to_string()))?;
+    Err(exec(plan))
+}
+
+/// Restores default dispositions and an empty mask (Rust ignores SIGPIPE;
+/// an ignored signal would survive exec).
+fn reset_signals(blocked: &SigSet) {
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            // SAFETY: installing SIG_DFL is always sound.
+            let _ = unsafe { signal::signal(sig, signal::SigHandler::SigDfl) };
+        }
+    }
+    let _ = signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(blocked), None);
+}
+
+/// execvpe: a name without a slash is looked up in the command's PATH.
+fn exec(plan: &Plan) -> (Stage, String) {
+    let prog = &plan.argv[0];
+    let shown = prog.to_string_lossy().into_owned();
+    let candidates: Vec<CString> = if prog.as_bytes().contains(&b'/') {
+        vec![prog.clone()]
+    } else {
+        let path = plan
+            .env
+            .iter()
+            .find_map(|kv| kv.to_bytes().strip_prefix(b"PATH="))
+            .unwrap_or(b"/usr/local/bin:/usr/bin:/bin");
+        path.split(|b| *b == b':')
+            .filter(|dir| !dir.is_empty())
+            .filter_map(|dir| {
+                let mut full = dir.to_vec();
+                full.push(b'/');
+                full.extend_from_slice(prog.as_bytes());
+                CString::new(full).ok()
+            })
+            .collect()
+    };
+    let argv: Vec<&CStr> = plan.argv.iter().map(|a| a.as_c_str()).collect();
+    let env: Vec<&CStr> = plan.env.iter().map(|a| a.as_c_str()).collect();
+    let mut last = nix::errno::Errno::ENOENT;
+    let mut saw_eacces = false;
+    for candidate in &candidates {
+        let err = match nix::unistd::execve(candidate, &argv, &env) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        match err {
+            nix::errno::Errno::EACCES => saw_eacces = true,
+            nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {}
+            other => {
+                last = other;
+                break;
+            }
+        }
+    }
+    if saw_eacces && last == nix::errno::Errno::ENOENT {
+        last = nix::errno::Errno::EACCES;
+    }
+    let stage = if last == nix::errno::Errno::ENOENT { Stage::NotFound } else { Stage::NotExecutable };
+    let hint = match stage {
+        Stage::NotFound => " (is it installed and inside a path the policy lets the sandbox read?)",
+        _ => "",
+    };
+    (stage, format!("cannot execute {shown}: {}{hint}", io::Error::from(last)))
+}
+
+/// init's loop: forward signals to the command, reap orphans, and when the
+/// command exits kill whatever is left in the namespace.
+fn supervise(cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
+    loop {
+        let info = match sfd.read_signal() {
+            Ok(Some(info)) => info,
+            Ok(None) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(setup_err("read signals")(e.into())),
+        };
+        let signo = info.ssi_signo as i32;
+        if signo != libc::SIGCHLD {
+            if let Ok(sig) = Signal::try_from(signo) {
+                let _ = signal::kill(cmd, sig);
+            }
+            continue;
+        }
+        if let Some(status) = reap(cmd) {
+            // The command is gone: nothing else in the sandbox may outlive it.
+            let _ = signal::kill(Pid::from_raw(-1), Signal::SIGKILL);
+            while !matches!(waitpid(None, None), Err(nix::errno::Errno::ECHILD)) {}
+            return Ok(status);
+        }
+    }
+}
+
+/// Reaps every exited child; returns the command's raw status once it exits.
+fn reap(cmd: Pid) -> Option<i32> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: status is a valid out-pointer; WNOHANG never blocks.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return None;
+        }
+        if pid == cmd.as_raw() {
+            return Some(status);
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! The supervisor side of a run: clone the sandbox's init into fresh
+//! namespaces, relay the terminal, forward signals, enforce the wall-clock
+//! timeout, and collect the command's status.
+
+use crate::cgroup::Cgroup;
+use crate::ctl::{self, Msg, Stage};
+use crate::init::{self, InitCtx};
+use crate::plan::Plan;
+use crate::{seccomp, sys, tty};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{self, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// How long a timed-out command gets between SIGTERM and SIGKILL.
+pub const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
+
+/// Signals the supervisor catches and forwards into the sandbox.
+const FORWARDED: [Signal; 6] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
+
+/// What the caller has prepared: the plan, the compiled filter, the cgroup
+/// (if any) and which optional layers are in force.
+pub struct Launch<'a> {
+    pub plan: &'a Plan,
+    pub filter: &'a seccomp::Filter,
+    pub cgroup: Option<&'a Cgroup>,
+    pub landlock: bool,
+    pub memory_rlimit_fallback: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// The command exited with this code.
+    Exited(i32),
+    /// The command was killed by this signal.
+    Signaled(i32),
+    /// The wall-clock timeout expired and the sandbox was stopped.
+    TimedOut,
+    /// The sandbox could not be set up or the command not executed.
+    Failed { stage: Stage, message: String },
+}
+
+impl Ending {
+    /// The conventional exit status for corral itself: the command's code,
+    /// 128+N for signal N, 124 on timeout, 125 for corral's own failures,
+    /// 126/127 for a command that cannot be executed or found.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Ending::Exited(code) => *code,
+            Ending::Signaled(sig) => 128 + sig,
+            Ending::TimedOut => 124,
+            Ending::Failed { stage: Stage::NotFound, .. } => 127,
+            Ending::Failed { stage: Stage::NotExecutable, .. } => 126,
+            Ending::Failed { .. } => 125,
+        }
+    }
+}
+
+/// The result of [`run`].
+#[derive(Debug)]
+pub struct Outcome {
+    pub ending: Ending,
+    pub wall_time: Duration,
+}
+
+/// Errors of the supervisor itself (before or around the sandbox).
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("cannot create the sandbox's namespaces (clone with user, mount, pid, net, ipc, uts namespaces): {0}; run `corral doctor` to see what this machine supports")]
+    Clone(#[source] io::Error),
+    #[error("cannot set up the supervisor's {what}: {source}")]
+    Supervisor { what: &'static str, source: io::Error },
+    #[error("cannot place the sandbox in its cgroup: {0}")]
+    Cgroup(String),
+}
+
+fn sup(what: &'static str) -> impl FnOnce(io::Error) -> LaunchError {
+    move |source| LaunchError::Supervisor { what, source }
+}
+
+/// Runs the plan to completion. Must be called while the process is
+/// single-threaded (the sandbox is forked from it).
+pub fn run(launch: &Launch<'_>) -> Result<Outcome, LaunchError> {
+    let started = Instant::now();
+    let plan = launch.plan;
+    let pty_fds = tty::pty_fds();
+    let pty_mode = pty_fds.iter().any(|b| *b);
+    let mut signals = SigSet::empty();
+    for sig in FORWARDED.iter().chain(&[Signal::SIGCHLD, Signal::SIGWINCH]) {
+        signals.add(*sig);
+    }
+    signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None).map_err(|e| sup("signal mask")(e.into()))?;
+    let (ctl_sup, ctl_box) = ctl::pair().map_err(sup("control channel"))?;
+
+    let mut flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS;
+    if launch.cgroup.is_none() {
+        flags |= libc::CLONE_NEWCGROUP;
+    }
+    let ctx = InitCtx {
+        plan,
+        filter: launch.filter,
+        ctl: ctl_box.as_raw_fd(),
+        wait_for_go: launch.cgroup.is_some(),
+        pty_fds,
+        winsize: if pty_mode { tty::winsize() } else { None },
+        memory_rlimit_fallback: launch.memory_rlimit_fallback,
+        landlock: launch.landlock,
+        signals,
+    };
+    let pid = sys::clone_fork(flags).map_err(LaunchError::Clone)?;
+    if pid == 0 {
+        drop(ctl_sup);
+        init::main(&ctx);
+    }
+    drop(ctl_box);
+    let init_pid = Pid::from_raw(pid);
+    if let Some(cg) = launch.cgroup {
+        if let Err(e) = cg.add_pid(init_pid) {
+            let _ = signal::kill(init_pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(init_pid, None);
+            return Err(LaunchError::Cgroup(e.to_string()));
+        }
+        ctl::send(ctl_sup.as_raw_fd(), &Msg::Go).map_err(sup("control channel"))?;
+    }
+    let sfd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| sup("signalfd")(e.into()))?;
+    let mut watcher = Watch {
+        init: init_pid,
+        ctl: Some(ctl_sup),
+        master: None,
+        raw: None,
+        stdin_open: pty_mode,
+        status: None,
+        failure: None,
+        init_done: false,
+        deadline: plan.limits.timeout.map(|t| started + t),
+        kill_at: None,
+        timed_out: false,
+    };
+    watcher.run(&sfd)?;
+    drop(watcher.raw.take());
+    let ending = if watcher.timed_out {
+        Ending::TimedOut
+    } else if let Some((stage, message)) = watcher.failure {
+        Ending::Failed { stage, message }
+    } else {
+        match watcher.status {
+            Some(status) if libc::WIFSIGNALED(status) => Ending::Signaled(libc::WTERMSIG(status)),
+            Some(status) => Ending::Exited(libc::WEXITSTATUS(status)),
+            None => Ending::Failed {
+                stage: Stage::Setup,
+                message: "the sandbox's init ended without reporting the command's status".into(),
+            },
+        }
+    };
+    Ok(Outcome { ending, wall_time: started.elapsed() })
+}
+
+/// The supervisor's event loop state.
+struct Watch {
+    init: Pid,
+    ctl: Option<OwnedFd>,
+    master: Option<OwnedFd>,
+    raw: Option<tty::RawMode>,
+    stdin_open: bool,
+    status: Option<i32>,
+    failure: Option<(Stage, String)>,
+    init_done: bool,
+    deadline: Option<Instant>,
+    kill_at: Option<Instant>,
+    timed_out: bool,
+}
+
+impl Watch {
+    fn run(&mut self, sfd: &SignalFd) -> Result<(), LaunchError> {
+        // Finished when init is reaped and the pty (if any) is drained.
+        while !(self.init_done && self.master.is_none() && self.ctl.is_none()) {
+            let timeout = self.next_timeout();
+            let stdin = io::stdin();
+            let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+            let ctl_idx = self.ctl.as_ref().map(|fd| {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let master_idx = self.master.as_ref().map(|fd| {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let stdin_idx = (self.stdin_open && self.master.is_some()).then(|| {
+                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(sup("poll")(e.into())),
+            }
+            let ready = |idx: Option<usize>| {
+                idx.and_then(|i| fds[i].revents()).is_some_and(|r| !r.is_empty())
+            };
+            let (sig_ready, ctl_ready, master_ready, stdin_ready) =
+                (ready(Some(0)), ready(ctl_idx), ready(master_idx), ready(stdin_idx));
+            drop(fds);
+            if sig_ready {
+                self.on_signals(sfd);
+            }
+            if ctl_ready {
+                self.on_ctl();
+            }
+            if master_ready {
+                self.on_master();
+            }
+            if stdin_ready {
+                self.on_stdin();
+            }
+            self.on_time();
+        }
+        Ok(())
+    }
+
+    fn next_timeout(&self) -> PollTimeout {
+        let next = match (self.deadline, self.kill_at) {
+            (_, Some(k)) => Some(k),
+            (Some(d), None) if !self.timed_out => Some(d),
+            _ => None,
+        };
+        match next {
+            None => PollTimeout::NONE,
+            Some(at) => {
+                let ms = at.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128 - 1);
+                PollTimeout::try_from(ms as i32 + 1).unwrap_or(PollTimeout::NONE)
+            }
+        }
+    }
+
+    fn on_time(&mut self) {
+        let now = Instant::now();
+        if let (Some(d), false) = (self.deadline, self.timed_out) {
+            if now >= d && !self.init_done {
+                self.timed_out = true;
+                let _ = signal::kill(self.init, Signal::SIGTERM);
+                self.kill_at = Some(now + TIMEOUT_GRACE);
+            }
+        }
+        if let Some(k) = self.kill_at {
+            if now >= k && !self.init_done {
+                let _ = signal::kill(self.init, Signal::SIGKILL);
+                self.kill_at = None;
+            }
+        }
+    }
+
+    fn on_signals(&mut self, sfd: &SignalFd) {
+        while let Ok(Some(info)) = sfd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) => self.reap_init(),
+                Ok(Signal::SIGWINCH) => {
+                    if let (Some(master), Some(ws)) = (&self.master, tty::winsize()) {
+                        tty::set_winsize(master, &ws);
+                    }
+                }
+                Ok(sig) => {
+                    let _ = signal::kill(self.init, sig);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn reap_init(&mut self) {
+        if let Ok(status) = nix::sys::wait::waitpid(self.init, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            if status != nix::sys::wait::WaitStatus::StillAlive {
+                self.init_done = true;
+                self.kill_at = None;
+                // Collect whatever init sent before it exited.
+                while self.ctl.is_some() {
+                    self.on_ctl();
+                }
+            }
+        }
+    }
+
+    fn on_ctl(&mut self) {
+        let Some(fd) = &self.ctl else { return };
+        match ctl::recv(fd.as_raw_fd()) {
+            Ok(Some(Msg::PtyMaster(master))) => {
+                self.raw = tty::RawMode::enter();
+                if let Some(ws) = tty::winsize() {
+                    tty::set_winsize(&master, &ws);
+                }
+                self.master = Some(master);
+            }
+            Ok(Some(Msg::Failed { stage, message })) => {
+                self.failure.get_or_insert((stage, message));
+            }
+            Ok(Some(Msg::Exited(status))) => self.status = Some(status),
+            Ok(Some(Msg::Go)) => {}
+            Ok(None) | Err(_) => self.ctl = None,
+        }
+    }
+
+    fn on_master(&mut self) {
+        let Some(master) = &self.master else { return };
+        if !tty::copy_once(master, &io::stdout()) {
+            self.master = None;
+        }
+    }
+
+    fn on_stdin(&mut self) {
+        let Some(master) = &self.master else { return };
+        if !tty::copy_once(&io::stdin(), master) {
+            self.stdin_open = false;
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Assembles the sandbox's root filesystem from an [`FsPlan`] inside a fresh
+//! mount namespace, then pivots into it.
+//!
+//! Every host source is cloned first (`open_tree`, recursive, detached), so
+//! that later mounts (a private /tmp, say) cannot hide a source that lives
+//! beneath them. The clones are then attached in plan order onto a staging
+//! mount, and the process pivots into it. Read-only, nosuid and nodev are
+//! set on the detached clones with `mount_setattr`, recursively.
+
+use crate::plan::{FsPlan, MountOp, RootKind};
+use crate::sys;
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+const RO: u64 = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
+const RW: u64 = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
+
+/// Device nodes bound from the host into the minimal /dev.
+pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// /proc entries hidden or made read-only, as container runtimes do: they
+/// expose host-wide state or host-wide controls.
+const PROC_MASKED: [&str; 7] = [
+    "kcore",
+    "keys",
+    "timer_list",
+    "sched_debug",
+    "latency_stats",
+    "acpi",
+    "scsi",
+];
+const PROC_READ_ONLY: [&str; 5] = ["sys", "sysrq-trigger", "bus", "fs", "irq"];
+
+/// Where the new root is assembled before the pivot. Every host source has
+/// been cloned by then, so covering this directory hides nothing we need.
+const STAGING: &str = "/tmp";
+
+/// A failed mount step, naming the operation and the sandbox path.
+#[derive(Debug)]
+pub struct MountError {
+    pub what: &'static str,
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for MountError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.what, self.path.display(), self.source)
+    }
+}
+
+type Result<T> = std::result::Result<T, MountError>;
+
+fn err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> MountError + use<'a> {
+    move |source| MountError { what, path: path.to_path_buf(), source }
+}
+
+/// Joins a sandbox-absolute path onto the staging directory.
+fn staged(path: &Path) -> PathBuf {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    Path::new(STAGING).join(rel)
+}
+
+fn c(path: &Path) -> Result<CString> {
+    sys::cpath(path).map_err(err("path", path))
+}
+
+fn clone_tree(src: &Path, attrs: u64) -> Result<OwnedFd> {
+    let fd = sys::open_tree_clone(None, &c(src)?).map_err(err("clone mount of", src))?;
+    sys::mount_setattr(fd.as_fd(), attrs, 0).map_err(err("set mount flags on", src))?;
+    Ok(fd)
+}
+
+/// Sources cloned from the host before anything is covered.
+enum Prepared {
+    /// The clone and whether its source is a directory.
+    Tree(OwnedFd, bool),
+    Devices(Vec<OwnedFd>),
+    None,
+}
+
+/// Builds the root described by `fs` and pivots into it. Runs in the
+/// sandbox's init process, inside its user and mount namespaces.
+pub fn assemble(fs: &FsPlan) -> Result<()> {
+    sys::make_rprivate().map_err(err("make private", Path::new("/")))?;
+    let root = match fs.root {
+        RootKind::HostReadOnly => Some(clone_tree(Path::new("/"), RO)?),
+        RootKind::Empty => None,
+    };
+    let mut prepared = Vec::with_capacity(fs.mounts.len());
+    for op in &fs.mounts {
+        prepared.push(match op {
+            MountOp::Bind { src, writable, .. } => {
+                Prepared::Tree(clone_tree(src, if *writable { RW } else { RO })?, src.is_dir())
+            }
+            MountOp::Dev => {
+                let mut nodes = Vec::with_capacity(DEVICES.len());
+                for name in DEVICES {
+                    let path = Path::new("/dev").join(name);
+                    nodes.push(clone_tree(&path, libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC)?);
+                }
+                Prepared::Devices(nodes)
+            }
+            _ => Prepared::None,
+        });
+    }
+    let masks = MaskSource::new(fs)?;
+
+    let staging = Path::new(STAGING);
+    match root {
+        Some(tree) => sys::move_mount(tree.as_fd(), None, &c(staging)?).map_err(err("attach root at", staging))?,
+        None => tmpfs(staging, "0755", 0)?,
+    }
+    for (op, prep) in fs.mounts.iter().zip(prepared) {
+        apply(op, prep, masks.as_ref())?;
+    }
+    if fs.root == RootKind::Empty {
+        // The root itself is not writable; only the mounts on it are.
+        remount_ro(staging)?;
+    }
+    std::env::set_current_dir(staging).map_err(err("enter new root", staging))?;
+    sys::pivot_to_cwd().map_err(err("pivot_root into", staging))?;
+    std::env::set_current_dir("/").map_err(err("chdir", Path::new("/")))?;
+    Ok(())
+}
+
+fn remount_ro(path: &Path) -> Result<()> {
+    let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+    sys::mount(c"none", &c(path)?, c"", flags, None).map_err(err("remount read-only", path))
+}
+
+fn tmpfs(path: &Path, mode: &str, extra_flags: libc::c_ulong) -> Result<()> {
+    let data = CString::new(format!("mode={mode}")).map_err(|e| err("tmpfs options", path)(e.into()))?;
+    let flags = libc::MS_NOSUID | libc::MS_NODEV | extra_flags;
+    sys::mount(c"tmpfs", &c(path)?, c"tmpfs", flags, Some(&data)).map_err(err("mount tmpfs at", path))
+}
+
+fn apply(op: &MountOp, prep: Prepared, masks: Option<&MaskSource>) -> Result<()> {
+    match (op, prep) {
+        (MountOp::Bind { dst, .. }, Prepared::Tree(fd, is_dir)) => {
+            let target = staged(dst);
+            ensure_mountpoint(&target, is_dir)?;
+            sys::move_mount(fd.as_fd(), None, &c(&target)?).map_err(err("bind mount at", dst))
+        }
+        (MountOp::Tmpfs { dst, mode }, _) => {
+            let target = staged(dst);
+            ensure_mountpoint(&target, true)?;
+            tmpfs(&target, &format!("{mode:o}"), 0)
+        }
+        (MountOp::Dev, Prepared::Devices(nodes)) => build_dev(&staged(Path::new("/dev")), nodes),
+        (MountOp::Proc, _) => build_proc(&staged(Path::new("/proc"))),
+        (MountOp::Symlink { target, dst }, _) => {
+            let link = staged(dst);
+            std::os::unix::fs::symlink(target, &link).map_err(err("create symlink", dst))
+        }
+        (MountOp::Mask { path, is_dir }, _) => match masks {
+            Some(masks) => masks.mask(&staged(path), path, *is_dir),
+            None => Ok(()),
+        },
+        (MountOp::Protect { path }, _) => {
+            let target = staged(path);
+            let fd = clone_tree(&target, RO)?;
+            sys::move_mount(fd.as_fd(), None, &c(&target)?).map_err(err("protect", path))
+        }
+        (_, _) => Ok(()),
+    }
+}
+
+/// Creates a directory (or an empty file) to mount on, when missing.
+fn ensure_mountpoint(target: &Path, is_dir: bool) -> Result<()> {
+    if target.symlink_metadata().is_ok() {
+        return Ok(());
+    }
+    if let Some(parent) = target.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)
+            .map_err(err("create mount point", parent))?;
+    }
+    if is_dir {
+        std::fs::DirBuilder::new().mode(0o755).create(target).map_err(err("create mount point", target))
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(target)
+            .map(drop)
+            .map_err(err("create mount point", target))
+    }
+}
+
+fn build_dev(dev: &Path, nodes: Vec<OwnedFd>) -> Result<()> {
+    ensure_mountpoint(dev, true)?;
+    tmpfs(dev, "0755", libc::MS_NOEXEC)?;
+    for (name, fd) in DEVICES.iter().zip(nodes) {
+        let node = dev.join(name);
+        ensure_mountpoint(&node, false)?;
+        sys::move_mount(fd.as_fd(), None, &c(&node)?).map_err(err("bind device", &node))?;
+    }
+    let pts = dev.join("pts");
+    ensure_mountpoint(&pts, true)?;
+    sys::mount(
+        c"devpts",
+        &c(&pts)?,
+        c"devpts",
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        Some(c"newinstance,ptmxmode=0666,mode=0620"),
+    )
+    .map_err(err("mount devpts at", &pts))?;
+    let shm = dev.join("shm");
+    ensure_mountpoint(&shm, true)?;
+    tmpfs(&shm, "1777", 0)?;
+    for (link, target) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        let path = dev.join(link);
+        std::os::unix::fs::symlink(target, &path).map_err(err("create symlink", &path))?;
+    }
+    remount_ro(dev)
+}
+
+fn build_proc(proc: &Path) -> Result<()> {
+    ensure_mountpoint(proc, true)?;
+    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    sys::mount(c"proc", &c(proc)?, c"proc", flags, None).map_err(err("mount proc at", proc))?;
+    for name in PROC_READ_ONLY {
+        let path = proc.join(name);
+        if path.exists() {
+            let fd = clone_tree(&path, RO)?;
+            sys::move_mount(fd.as_fd(), None, &c(&path)?).map_err(err("protect", &path))?;
+        }
+    }
+    let masks = MaskSource::create()?;
+    for name in PROC_MASKED {
+        let path = proc.join(name);
+        if let Ok(meta) = path.symlink_metadata() {
+            masks.mask(&path, &path, meta.is_dir())?;
+        }
+    }
+    Ok(())
+}
+
+/// A private, detached tmpfs holding one mode-000 directory and one mode-000
+/// file; masks are read-only binds of these over the masked paths, so
+/// reading a masked path fails with EACCES and it cannot be chmod-ed back.
+struct MaskSource {
+    dir: OwnedFd,
+    file: OwnedFd,
+}
+
+impl MaskSource {
+    fn new(fs: &FsPlan) -> Result<Option<Self>> {
+        if fs.mounts.iter().any(|op| matches!(op, MountOp::Mask { .. })) {
+            Self::create().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn create() -> Result<Self> {
+        let here = Path::new("(mask source)");
+        let opts: [(&CStr, &CStr); 3] = [(c"mode", c"0000"), (c"size", c"4k"), (c"nr_inodes", c"4")];
+        let mnt = sys::detached_tmpfs(&opts, 0).map_err(err("create", here))?;
+        let mnt_fd = mnt.as_fd();
+        nix::sys::stat::mkdirat(mnt_fd, "d", nix::sys::stat::Mode::empty())
+            .map_err(|e| err("create", here)(e.into()))?;
+        let file = nix::fcntl::openat(
+            mnt_fd,
+            "f",
+            nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| err("create", here)(e.into()))?;
+        drop(file);
+        let dir = sys::open_tree_clone(Some(mnt_fd), c"d").map_err(err("clone", here))?;
+        let file = sys::open_tree_clone(Some(mnt_fd), c"f").map_err(err("clone", here))?;
+        sys::mount_setattr(dir.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0).map_err(err("set flags", here))?;
+        sys::mount_setattr(file.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0).map_err(err("set flags", here))?;
+        Ok(Self { dir, file })
+    }
+
+    fn mask(&self, target: &Path, shown: &Path, is_dir: bool) -> Result<()> {
+        let source = if is_dir { &self.dir } else { &self.file };
+        // Each mask needs its own mount: clone the prepared one.
+        let fd = sys::open_tree_clone(Some(source.as_fd()), c"").map_err(err("mask", shown))?;
+        sys::move_mount(fd.as_fd(), None, &c(target)?).map_err(err("mask", shown))
+    }
+}

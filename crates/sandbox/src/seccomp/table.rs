@@ -1,0 +1,236 @@
+//! The reviewed rule table of the seccomp deny filter. Data only: the
+//! compiler in `mod.rs` turns it into BPF, `corral doctor` prints it, and
+//! the unit tests in `tests.rs` check it.
+//!
+//! Names and numbers come from the same `libc::SYS_*` token (see `sys!`),
+//! so a rule cannot name one syscall and deny another.
+
+/// One deny rule: a syscall, optionally narrowed by argument comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// The syscall's name, as in `man 2`.
+    pub name: &'static str,
+    /// The syscall's number on this architecture; `None` when the syscall
+    /// does not exist here (then `only_on` names where it does).
+    pub nr: Option<i64>,
+    /// The only architecture the syscall exists on, if it is not on all
+    /// that corral supports (x86_64 and aarch64).
+    pub only_on: Option<&'static str>,
+    /// Which plans the rule is part of.
+    pub when: When,
+    /// Which calls are denied.
+    pub args: Args,
+    /// What a denied call returns.
+    pub action: Action,
+    /// Why the rule exists: shown by `corral doctor` and in denials.
+    pub reason: &'static str,
+}
+
+/// Which plans a rule is part of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// Dropped by `SeccompPlan::allow_nested_namespaces`.
+    UnlessNestedNamespaces,
+    /// Added by `SeccompPlan::deny_affinity_changes`.
+    DenyAffinityChanges,
+}
+
+/// Which calls of the syscall are denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Args {
+    /// Every call (number-only: the kernel's action cache stays exact).
+    Any,
+    /// A call matching any of the alternatives; an alternative matches
+    /// when all its comparisons hold.
+    AnyOf(&'static [&'static [ArgCmp]]),
+}
+
+/// A comparison of the low 32 bits of one argument. Every argument the
+/// table inspects is an `int`/`unsigned int` in the kernel (or, for
+/// `clone`, only its low 32 bits are read), so the high half is ignored
+/// exactly as the kernel ignores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgCmp {
+    /// Argument index, 0..=5.
+    pub index: u8,
+    pub op: Cmp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq(u32),
+    Ne(u32),
+    /// `arg & mask == value`.
+    MaskedEq { mask: u32, value: u32 },
+}
+
+/// What a denied call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `EPERM`: "the sandbox does not allow this".
+    Eperm,
+    /// `ENOSYS`: "not implemented", so that callers fall back (only for
+    /// number-only rules).
+    Enosys,
+}
+
+impl Rule {
+    const fn deny(sys: (&'static str, Option<i64>, Option<&'static str>), reason: &'static str) -> Rule {
+        Rule {
+            name: sys.0,
+            nr: sys.1,
+            only_on: sys.2,
+            when: When::Always,
+            args: Args::Any,
+            action: Action::Eperm,
+            reason,
+        }
+    }
+    const fn when(self, when: When) -> Rule {
+        Rule { when, ..self }
+    }
+    const fn args(self, any_of: &'static [&'static [ArgCmp]]) -> Rule {
+        Rule { args: Args::AnyOf(any_of), ..self }
+    }
+    const fn action(self, action: Action) -> Rule {
+        Rule { action, ..self }
+    }
+}
+
+/// `"SYS_ptrace"` -> `"ptrace"`, at compile time (a wrong token fails the build).
+const fn strip_sys(token: &'static str) -> &'static str {
+    let bytes = token.as_bytes();
+    assert!(bytes.len() > 4 && bytes[0] == b'S' && bytes[1] == b'Y' && bytes[2] == b'S' && bytes[3] == b'_');
+    let (_, rest) = bytes.split_at(4);
+    match core::str::from_utf8(rest) {
+        Ok(name) => name,
+        Err(_) => panic!("syscall token is not UTF-8"),
+    }
+}
+
+/// `(name, number, only_on)` from one `libc::SYS_*` token.
+macro_rules! sys {
+    ($sys:ident) => {
+        (strip_sys(stringify!($sys)), Some(libc::$sys), None)
+    };
+    ($sys:ident, only_on = "x86_64") => {{
+        #[cfg(target_arch = "x86_64")]
+        const NR: Option<i64> = Some(libc::$sys);
+        #[cfg(not(target_arch = "x86_64"))]
+        const NR: Option<i64> = None;
+        (strip_sys(stringify!($sys)), NR, Some("x86_64"))
+    }};
+}
+
+const fn eq(index: u8, value: u32) -> ArgCmp {
+    ArgCmp { index, op: Cmp::Eq(value) }
+}
+const fn ne(index: u8, value: u32) -> ArgCmp {
+    ArgCmp { index, op: Cmp::Ne(value) }
+}
+const fn has_bits(index: u8, bits: u32) -> ArgCmp {
+    ArgCmp { index, op: Cmp::MaskedEq { mask: bits, value: bits } }
+}
+
+/// `clone(flags, ...)` with any namespace flag. CLONE_NEWTIME (0x80)
+/// overlaps the exit-signal byte of legacy clone, where it is an invalid
+/// signal anyway, so denying it costs nothing.
+const CLONE_NEW_ANY: &[&[ArgCmp]] = &[
+    &[has_bits(0, libc::CLONE_NEWNS as u32)],
+    &[has_bits(0, libc::CLONE_NEWUSER as u32)],
+    &[has_bits(0, libc::CLONE_NEWPID as u32)],
+    &[has_bits(0, libc::CLONE_NEWNET as u32)],
+    &[has_bits(0, libc::CLONE_NEWUTS as u32)],
+    &[has_bits(0, libc::CLONE_NEWIPC as u32)],
+    &[has_bits(0, libc::CLONE_NEWCGROUP as u32)],
+    &[has_bits(0, libc::CLONE_NEWTIME as u32)],
+];
+
+/// `personality(persona)` unless PER_LINUX (0) or the query 0xffffffff.
+const PERSONALITY_CHANGE: &[&[ArgCmp]] = &[&[ne(0, 0), ne(0, 0xffff_ffff)]];
+
+/// `ioctl(fd, request)` with TIOCSTI or TIOCLINUX.
+const TTY_INJECTION: &[&[ArgCmp]] = &[&[eq(1, libc::TIOCSTI as u32)], &[eq(1, libc::TIOCLINUX as u32)]];
+
+/// `socket(domain, type, protocol)`: AF_PACKET, or SOCK_RAW (type masked to
+/// its low 4 bits, i.e. without SOCK_NONBLOCK/SOCK_CLOEXEC) outside
+/// AF_NETLINK. Netlink treats SOCK_RAW and SOCK_DGRAM alike, so denying raw
+/// netlink would protect nothing and would break getifaddrs(3) (glibc,
+/// Node's os.networkInterfaces, Go's net.Interfaces).
+const RAW_SOCKETS: &[&[ArgCmp]] = &[
+    &[eq(0, libc::AF_PACKET as u32)],
+    &[ne(0, libc::AF_NETLINK as u32), ArgCmp { index: 1, op: Cmp::MaskedEq { mask: 0xf, value: libc::SOCK_RAW as u32 } }],
+];
+
+const NS: When = When::UnlessNestedNamespaces;
+
+static RULES: &[Rule] = &[
+    // Other processes.
+    Rule::deny(sys!(SYS_ptrace), "reads and writes other processes' memory and registers; a traced helper outside the sandbox's rules would be a way out"),
+    Rule::deny(sys!(SYS_process_vm_readv), "reads another process's memory directly"),
+    Rule::deny(sys!(SYS_process_vm_writev), "writes another process's memory directly"),
+    Rule::deny(sys!(SYS_pidfd_getfd), "steals a file descriptor out of another process"),
+    // The mount table: the sandbox's view of the filesystem is fixed.
+    Rule::deny(sys!(SYS_mount), "would change the sandbox's filesystem view (remount read-only binds writable, hide masks)"),
+    Rule::deny(sys!(SYS_umount2), "would remove masks and read-only binds, revealing what they cover"),
+    Rule::deny(sys!(SYS_pivot_root), "would change the sandbox's root"),
+    Rule::deny(sys!(SYS_chroot), "would change the root; with a directory fd it is a classic way out of a chroot"),
+    Rule::deny(sys!(SYS_move_mount), "new mount API: attaches mounts, same power as mount"),
+    Rule::deny(sys!(SYS_open_tree), "new mount API: clones mount trees, same power as mount"),
+    Rule::deny(sys!(SYS_fsopen), "new mount API: creates filesystem contexts"),
+    Rule::deny(sys!(SYS_fsconfig), "new mount API: configures filesystem contexts"),
+    Rule::deny(sys!(SYS_fsmount), "new mount API: turns a filesystem context into a mount"),
+    Rule::deny(sys!(SYS_fspick), "new mount API: reconfigures existing mounts"),
+    Rule::deny(sys!(SYS_mount_setattr), "would clear read-only, nosuid or nodev on mounts"),
+    Rule::deny(sys!(SYS_open_by_handle_at), "opens files by handle, bypassing path lookup and the sandbox's mounts (the 'shocker' escape)"),
+    Rule::deny(sys!(SYS_name_to_handle_at), "produces file handles for open_by_handle_at and leaks inode identities"),
+    // Namespaces (allowed by sandbox.dangerously_allow_nested_namespaces).
+    Rule::deny(sys!(SYS_unshare), "new namespaces give capabilities over fresh kernel objects (user namespaces are the largest kernel attack surface a process can reach)").when(NS),
+    Rule::deny(sys!(SYS_setns), "would join other namespaces").when(NS),
+    Rule::deny(sys!(SYS_clone), "clone with a CLONE_NEW* flag creates namespaces like unshare; plain fork/threads are unaffected").when(NS).args(CLONE_NEW_ANY),
+    Rule::deny(sys!(SYS_clone3), "its flags live in memory that seccomp cannot read, so it cannot be checked for CLONE_NEW*; ENOSYS makes libc fall back to clone, which is checked").when(NS).action(Action::Enosys),
+    // Kernel attack surface and host-wide state.
+    Rule::deny(sys!(SYS_bpf), "loads eBPF programs: large kernel attack surface, tracing of other processes"),
+    Rule::deny(sys!(SYS_perf_event_open), "performance counters: kernel attack surface and side channels on other processes"),
+    Rule::deny(sys!(SYS_keyctl), "kernel keyrings are not namespaced: keys of the user outside the sandbox are reachable"),
+    Rule::deny(sys!(SYS_add_key), "kernel keyrings are not namespaced"),
+    Rule::deny(sys!(SYS_request_key), "kernel keyrings are not namespaced; may call out to host helpers"),
+    Rule::deny(sys!(SYS_kexec_load), "loads a new kernel"),
+    Rule::deny(sys!(SYS_kexec_file_load), "loads a new kernel"),
+    Rule::deny(sys!(SYS_init_module), "loads kernel modules"),
+    Rule::deny(sys!(SYS_finit_module), "loads kernel modules"),
+    Rule::deny(sys!(SYS_delete_module), "unloads kernel modules"),
+    Rule::deny(sys!(SYS_io_uring_setup), "io_uring performs I/O that bypasses this filter and is a frequent source of kernel exploits"),
+    Rule::deny(sys!(SYS_io_uring_enter), "io_uring performs I/O that bypasses this filter"),
+    Rule::deny(sys!(SYS_io_uring_register), "io_uring performs I/O that bypasses this filter"),
+    Rule::deny(sys!(SYS_userfaultfd), "stalls kernel accesses to user memory at will, the standard tool for winning kernel races"),
+    Rule::deny(sys!(SYS_acct), "switches process accounting on the host"),
+    Rule::deny(sys!(SYS_swapon), "changes the host's swap"),
+    Rule::deny(sys!(SYS_swapoff), "changes the host's swap"),
+    Rule::deny(sys!(SYS_reboot), "reboots the host or the pid namespace"),
+    Rule::deny(sys!(SYS_syslog), "reads the kernel log (addresses, other workloads' messages)"),
+    Rule::deny(sys!(SYS_settimeofday), "sets the host's clock"),
+    Rule::deny(sys!(SYS_clock_settime), "sets the host's clock"),
+    Rule::deny(sys!(SYS_clock_adjtime), "adjusts the host's clock"),
+    Rule::deny(sys!(SYS_adjtimex), "adjusts the host's clock"),
+    Rule::deny(sys!(SYS_quotactl), "manipulates disk quotas of host filesystems"),
+    Rule::deny(sys!(SYS_lookup_dcookie), "resolves kernel directory cookies to paths (removed in Linux 6.8; denied for older kernels)"),
+    Rule::deny(sys!(SYS_uselib, only_on = "x86_64"), "obsolete a.out library loader, old kernel attack surface"),
+    Rule::deny(sys!(SYS_iopl, only_on = "x86_64"), "raw I/O port access"),
+    Rule::deny(sys!(SYS_ioperm, only_on = "x86_64"), "raw I/O port access"),
+    Rule::deny(sys!(SYS_vhangup), "hangs up the controlling terminal, which belongs to the user outside"),
+    Rule::deny(sys!(SYS_fanotify_init), "filesystem-wide event monitoring, can intercept other processes' file accesses"),
+    Rule::deny(sys!(SYS_nfsservctl), "obsolete NFS server control (removed in Linux 3.1; denied for old kernels)"),
+    // Narrowed by arguments.
+    Rule::deny(sys!(SYS_personality), "only PER_LINUX and the query are allowed: other personas disable ASLR (ADDR_NO_RANDOMIZE) or change the kernel ABI").args(PERSONALITY_CHANGE),
+    Rule::deny(sys!(SYS_ioctl), "TIOCSTI and TIOCLINUX push input into the terminal, so sandboxed code could type commands into the user's shell outside").args(TTY_INJECTION),
+    Rule::deny(sys!(SYS_socket), "AF_PACKET and raw IP sockets craft or sniff packets below the egress proxy").args(RAW_SOCKETS),
+    Rule::deny(sys!(SYS_sched_setaffinity), "the CPU limit is enforced by affinity (no cgroup), so widening it would escape the limit").when(When::DenyAffinityChanges),
+];
+
+/// The whole table, for documentation and `corral doctor`. Rules that do
+/// not exist on this architecture have `nr: None`.
+pub fn rules() -> &'static [Rule] {
+    RULES
+}
