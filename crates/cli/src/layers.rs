@@ -35,16 +35,16 @@ pub fn prepare(plan: &Plan, run_id: &str) -> Result<Layers> {
         });
     }
     let limits = &plan.limits;
-    let wants_cgroup = limits.memory_bytes.is_some() || limits.pids.is_some() || limits.cpus.is_some();
+    // pids alone needs no cgroup: RLIMIT_NPROC is counted per user namespace
+    // (Linux >= 5.14), so inside the sandbox's own namespace it bounds
+    // exactly the sandbox's processes and threads. Skipping the cgroup keeps
+    // launches fast; memory and CPU need one.
     let mut cgroup = None;
     let mut memory_rlimit_fallback = false;
-    if wants_cgroup {
+    if limits.memory_bytes.is_some() || limits.cpus.is_some() {
         let support = cgroup::detect();
-        let needs_cgroup = limits.memory_bytes.is_some() || limits.cpus.is_some();
-        match (&support, needs_cgroup) {
-            (CgroupSupport::Unavailable { reason, fix }, _) => {
-                // pids alone is enforced by RLIMIT_NPROC, counted per user
-                // namespace: exact for the sandbox without a cgroup.
+        match &support {
+            CgroupSupport::Unavailable { reason, fix } => {
                 if limits.memory_bytes.is_some() {
                     memory_rlimit_fallback = true;
                     missing.push(Missing {
@@ -63,11 +63,11 @@ pub fn prepare(plan: &Plan, run_id: &str) -> Result<Layers> {
             }
             _ => match cgroup::create(&support, run_id, limits) {
                 Ok(cg) => cgroup = Some(cg),
-                Err(e) if plan.allow_degraded || !needs_cgroup => {
+                Err(e) if plan.allow_degraded => {
                     missing.push(Missing { what: format!("cgroup limits: {e}"), fix: String::new() });
                     memory_rlimit_fallback = limits.memory_bytes.is_some();
                 }
-                Err(e) => return Err(e).context("cannot create the sandbox's cgroup"),
+                Err(e) => return Err(e).context("cannot create the sandbox's cgroup (pass --allow-degraded to run without it)"),
             },
         }
     }
@@ -108,13 +108,13 @@ impl Layers {
         match &self.cgroup {
             Some(cg) => limits.push(cg.describe()),
             None => {
-                if let Some(p) = l.pids {
-                    limits.push(format!("pids={p} (rlimit)"));
-                }
                 if let Some(m) = l.memory_bytes {
                     limits.push(format!("memory={} per process (rlimit)", human_bytes(m)));
                 }
             }
+        }
+        if let (Some(p), None) = (l.pids, &self.cgroup) {
+            limits.push(format!("pids={p}"));
         }
         if let Some(n) = l.open_files {
             limits.push(format!("nofile={n}"));

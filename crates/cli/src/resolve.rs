@@ -21,7 +21,8 @@ pub const ROOT_CALLER_INSIDE_ID: u32 = 1000;
 pub struct Resolved {
     pub plan: Plan,
     pub fs: FsResolved,
-    pub workspace: PathBuf,
+    /// The filesystem request, kept for the post-run protected-path check.
+    pub fs_request: FsRequest,
 }
 
 pub fn home_dir() -> Option<PathBuf> {
@@ -107,7 +108,7 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         },
         allow_degraded: policy.sandbox.dangerously_allow_degraded,
     };
-    Ok(Resolved { plan, fs: fs_resolved, workspace })
+    Ok(Resolved { plan, fs: fs_resolved, fs_request: req })
 }
 
 fn cstring(bytes: &[u8], what: &str) -> Result<CString> {

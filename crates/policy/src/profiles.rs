@@ -57,11 +57,12 @@ const DENY_READ: &[&str] = &[
 /// Files that run code later, outside the sandbox, kept read-only even inside
 /// writable paths: git hooks and config (`core.hooksPath`, `core.fsmonitor`
 /// run programs), shell start-up files and direnv's `.envrc`. Relative
-/// entries apply inside every writable path; `~/` entries matter when the
-/// home directory is writable.
+/// entries apply inside every writable path (`**/` also in nested
+/// repositories); `~/` entries matter when the home directory is writable.
 const PROTECTED: &[&str] = &[
-    ".git/hooks",
-    ".git/config",
+    "**/.git/hooks",
+    "**/.git/config",
+    "**/.git/commondir",
     ".bashrc",
     ".bash_profile",
     ".bash_login",
@@ -174,7 +175,7 @@ mod tests {
         assert_eq!(p.filesystem.read, ["/"]);
         assert!(p.filesystem.write.is_empty());
         assert!(p.filesystem.deny_read.iter().any(|d| d == "~/.ssh"));
-        assert!(p.filesystem.protected.iter().any(|d| d == ".git/hooks"));
+        assert!(p.filesystem.protected.iter().any(|d| d == "**/.git/hooks"));
         assert!(p.network.allow.is_empty());
         assert_eq!(p.limits.pids, Some(4096));
         assert_eq!(p.limits.memory, None);

@@ -4,7 +4,7 @@
 //! symlinks, which files match the deny and protect globs.
 
 use crate::plan::{FsPlan, LandlockPlan, MountOp, RootKind};
-use globset::{Glob, GlobMatcher};
+use globset::{GlobBuilder, GlobMatcher};
 use std::path::{Component, Path, PathBuf};
 
 /// The filesystem request, with `~` already expanded and flags merged.
@@ -81,6 +81,16 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
                 ops.push(MountOp::Tmpfs { dst: dir.into(), mode });
             }
         }
+        // Read paths that a private tmpfs would hide are bound back in.
+        for path in &req.read {
+            let hidden = PRIVATE_TMPFS.iter().any(|(dir, _)| path.starts_with(dir));
+            if hidden && path.exists() {
+                let real = std::fs::canonicalize(path)
+                    .map_err(|source| FsPlanError::Missing { key: "read", path: path.clone(), source })?;
+                ops.push(MountOp::Bind { src: real.clone(), dst: real.clone(), writable: false });
+                ll_read.push(real);
+            }
+        }
     } else {
         ops.push(MountOp::Tmpfs { dst: "/tmp".into(), mode: 0o1777 });
         let mut reads: Vec<PathBuf> = req.read.clone();
@@ -109,42 +119,60 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
         }
     }
 
-    let mut writable: Vec<PathBuf> = vec![req.workspace.clone()];
-    for w in &req.write {
-        let real = std::fs::canonicalize(w)
-            .map_err(|source| FsPlanError::Missing { key: "write", path: w.clone(), source })?;
-        if !writable.contains(&real) {
-            writable.push(real);
-        }
-    }
+    let writable = writable_roots(req)?;
     for w in &writable {
         ops.push(MountOp::Bind { src: w.clone(), dst: w.clone(), writable: true });
     }
     ops.push(MountOp::Dev);
     ops.push(MountOp::Proc);
 
-    let visible = |p: &Path| host_root || ll_read.iter().chain(&writable).any(|root| p.starts_with(root));
+    // A path exists inside the sandbox when a bind shows it, or when the
+    // host tree is the root and no private tmpfs covers it.
+    let tmpfs_dirs: Vec<&PathBuf> =
+        ops.iter().filter_map(|op| if let MountOp::Tmpfs { dst, .. } = op { Some(dst) } else { None }).collect();
+    let visible = |p: &Path| {
+        ll_read.iter().chain(&writable).any(|root| root != Path::new("/") && p.starts_with(root))
+            || (host_root && !tmpfs_dirs.iter().any(|t| p.starts_with(t)))
+    };
     let masked: Vec<PathBuf> = expand("deny_read", &req.deny_read, &writable)?
         .into_iter()
         .filter(|p| visible(p))
         .collect();
-    let protected: Vec<PathBuf> = expand("protected", &req.protected, &writable)?
-        .into_iter()
-        .filter(|p| writable.iter().any(|w| p.starts_with(w) && p != w))
-        .filter(|p| !masked.iter().any(|m| p.starts_with(m)))
-        .collect();
+    let protected: Vec<PathBuf> =
+        protected_in(req, &writable)?.into_iter().filter(|p| !masked.iter().any(|m| p.starts_with(m))).collect();
     for path in &masked {
         ops.push(MountOp::Mask { path: path.clone(), is_dir: path.is_dir() });
+    }
+    // Each directory between a writable root and a protected path becomes a
+    // mount point (a read-write bind onto itself), so it cannot be renamed
+    // or removed: otherwise `mv .git .git-old` and a fresh `.git/hooks`
+    // would step around the protection.
+    let mut pins: Vec<PathBuf> = Vec::new();
+    for path in &protected {
+        let Some(root) = writable.iter().find(|w| path.starts_with(w)) else { continue };
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| d != root && d.starts_with(root)) {
+            if !pins.iter().any(|p| p == d) && !writable.iter().any(|w| w == d) {
+                pins.push(d.to_path_buf());
+            }
+            dir = d.parent();
+        }
+    }
+    for pin in pins {
+        ops.push(MountOp::Bind { src: pin.clone(), dst: pin, writable: true });
     }
     for path in &protected {
         ops.push(MountOp::Protect { path: path.clone() });
     }
     sort_ops(&mut ops);
 
+    // Landlock's write set: the writable binds plus every private tmpfs.
     let mut write_ll = writable.clone();
-    write_ll.extend(["/tmp", "/dev/shm"].iter().map(PathBuf::from));
-    if host_root && Path::new("/var/tmp").is_dir() {
-        write_ll.push("/var/tmp".into());
+    write_ll.push("/dev/shm".into());
+    for op in &ops {
+        if let MountOp::Tmpfs { dst, .. } = op {
+            write_ll.push(dst.clone());
+        }
     }
     let landlock = LandlockPlan {
         read: {
@@ -156,6 +184,34 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
         devices: DEVICE_PATHS.iter().map(PathBuf::from).collect(),
     };
     Ok(FsResolved { fs: FsPlan { root: if host_root { RootKind::HostReadOnly } else { RootKind::Empty }, mounts: ops }, landlock, masked, protected })
+}
+
+/// The workspace and the `write` paths, canonical and deduplicated.
+fn writable_roots(req: &FsRequest) -> Result<Vec<PathBuf>, FsPlanError> {
+    let mut writable: Vec<PathBuf> = vec![req.workspace.clone()];
+    for w in &req.write {
+        let real = std::fs::canonicalize(w)
+            .map_err(|source| FsPlanError::Missing { key: "write", path: w.clone(), source })?;
+        if !writable.contains(&real) {
+            writable.push(real);
+        }
+    }
+    Ok(writable)
+}
+
+fn protected_in(req: &FsRequest, writable: &[PathBuf]) -> Result<Vec<PathBuf>, FsPlanError> {
+    Ok(expand("protected", &req.protected, writable)?
+        .into_iter()
+        .filter(|p| writable.iter().any(|w| p.starts_with(w) && p != w))
+        .collect())
+}
+
+/// The protected paths that exist now inside writable trees. Called again
+/// after a run, when no process of the sandbox is left, to find protected
+/// paths the command created (a mount can only protect what exists when the
+/// sandbox starts).
+pub fn protected_paths(req: &FsRequest) -> Result<Vec<PathBuf>, FsPlanError> {
+    protected_in(req, &writable_roots(req)?)
 }
 
 fn is_symlink(p: &Path) -> bool {
@@ -187,7 +243,12 @@ fn has_glob(s: &str) -> bool {
 /// writable root.
 fn expand(key: &'static str, patterns: &[String], roots: &[PathBuf]) -> Result<Vec<PathBuf>, FsPlanError> {
     let mut out: Vec<PathBuf> = Vec::new();
+    // Symlinks are resolved now, on the host's view: the mounts are made in
+    // a staging tree where an absolute symlink would point back to the host
+    // tree, not into the sandbox. The command is not running yet, so it
+    // cannot swap a link between this point and the mount.
     let mut push = |p: PathBuf| {
+        let p = std::fs::canonicalize(&p).unwrap_or(p);
         if !out.contains(&p) {
             out.push(p);
         }
@@ -210,7 +271,10 @@ fn expand(key: &'static str, patterns: &[String], roots: &[PathBuf]) -> Result<V
             }
             continue;
         }
-        let glob = Glob::new(pattern)
+        // `*` and `?` stop at `/`; `**` crosses directories.
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
             .map_err(|e| FsPlanError::Glob { key, pattern: pattern.clone(), message: e.kind().to_string() })?
             .compile_matcher();
         if is_abs {

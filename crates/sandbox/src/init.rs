@@ -160,6 +160,10 @@ fn spawn_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<Pid> {
 
 fn exec_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<std::convert::Infallible> {
     let plan = ctx.plan;
+    // Descriptors inherited from whoever started corral (a directory fd
+    // would lead out of the new root) must not reach the command. The
+    // control channel is already close-on-exec and is needed until exec.
+    sys::cloexec_from(3).map_err(setup_err("mark inherited descriptors close-on-exec"))?;
     reset_signals(&ctx.signals);
     nix::unistd::setsid().map_err(|e| setup_err("start a session")(e.into()))?;
     if let Some(slave) = pty {

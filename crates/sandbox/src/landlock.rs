@@ -16,8 +16,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    Access, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr, RulesetCreated,
-    RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
+    Access, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr,
+    RulesetCreated, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
 };
 
 use crate::plan::LandlockPlan;
@@ -105,7 +105,11 @@ fn grants(abi: ABI) -> Grants {
     let mut device = AccessFs::from_file(abi);
     // Device files: read, write, truncate, ioctl (ABI >= 5); never execute.
     device.remove(AccessFs::Execute);
-    Grants { read: AccessFs::from_read(abi), write: AccessFs::from_all(abi), device }
+    Grants {
+        read: AccessFs::from_read(abi),
+        write: AccessFs::from_all(abi),
+        device,
+    }
 }
 
 /// Restricts the calling process (and its future children) to `plan`.
@@ -118,33 +122,63 @@ pub fn restrict(plan: &LandlockPlan) -> Result<LandlockStatus, LandlockError> {
         .and_then(|r| r.scope(Scope::from_all(TARGET_ABI)))
         .and_then(Ruleset::create)
         .map_err(|source| LandlockError::Ruleset { source })?;
-    for (kind, paths, access) in [("read", &plan.read, g.read), ("write", &plan.write, g.write), ("device", &plan.devices, g.device)] {
+    for (kind, paths, access) in [
+        ("read", &plan.read, g.read),
+        ("write", &plan.write, g.write),
+        ("device", &plan.devices, g.device),
+    ] {
         for path in paths {
             ruleset = add(ruleset, kind, path, access)?;
         }
     }
-    let status = ruleset.restrict_self().map_err(|source| LandlockError::Restrict { source })?;
+    let status = ruleset
+        .restrict_self()
+        .map_err(|source| LandlockError::Restrict { source })?;
     let enforced = match status.ruleset {
         RulesetStatus::FullyEnforced => Enforcement::FullyEnforced,
         RulesetStatus::PartiallyEnforced => Enforcement::PartiallyEnforced,
         RulesetStatus::NotEnforced => Enforcement::NotEnforced,
     };
-    Ok(LandlockStatus { abi: abi_version().unwrap_or(0), enforced })
+    Ok(LandlockStatus {
+        abi: abi_version().unwrap_or(0),
+        enforced,
+    })
 }
 
-fn add(ruleset: RulesetCreated, kind: &'static str, path: &Path, access: BitFlags<AccessFs>) -> Result<RulesetCreated, LandlockError> {
-    let open_err = |source| LandlockError::Open { kind, path: path.to_owned(), source };
-    let fd: File = match OpenOptions::new().read(true).custom_flags(libc::O_PATH | libc::O_CLOEXEC).open(path) {
+fn add(
+    ruleset: RulesetCreated,
+    kind: &'static str,
+    path: &Path,
+    access: BitFlags<AccessFs>,
+) -> Result<RulesetCreated, LandlockError> {
+    let open_err = |source| LandlockError::Open {
+        kind,
+        path: path.to_owned(),
+        source,
+    };
+    let fd: File = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(path)
+    {
         Ok(fd) => fd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ruleset),
         Err(e) => return Err(open_err(e)),
     };
     // Directory-only rights on a file would make the crate report a
     // partial ruleset; keep the rights that apply to files.
-    let access = if fd.metadata().map_err(open_err)?.is_dir() { access } else { access & AccessFs::from_file(TARGET_ABI) };
+    let access = if fd.metadata().map_err(open_err)?.is_dir() {
+        access
+    } else {
+        access & AccessFs::from_file(TARGET_ABI)
+    };
     ruleset
         .add_rule(PathBeneath::new(fd, access))
-        .map_err(|source| LandlockError::AddRule { kind, path: path.to_owned(), source })
+        .map_err(|source| LandlockError::AddRule {
+            kind,
+            path: path.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]

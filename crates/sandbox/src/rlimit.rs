@@ -22,17 +22,31 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 #[derive(Debug, thiserror::Error)]
 pub enum RlimitError {
     #[error("cannot read the current {resource}: {source}")]
-    Get { resource: &'static str, source: nix::Error },
+    Get {
+        resource: &'static str,
+        source: nix::Error,
+    },
     #[error("cannot set {resource} to {value}: {source}; lower the limit in the policy or pass --allow-degraded")]
-    Set { resource: &'static str, value: u64, source: nix::Error },
+    Set {
+        resource: &'static str,
+        value: u64,
+        source: nix::Error,
+    },
 }
 
 /// Sets `resource` to `value` (soft and hard), never above the current
 /// hard limit. No allocation: safe between fork and exec.
 fn set(resource: Resource, name: &'static str, value: u64) -> Result<(), RlimitError> {
-    let (_, hard) = getrlimit(resource).map_err(|source| RlimitError::Get { resource: name, source })?;
+    let (_, hard) = getrlimit(resource).map_err(|source| RlimitError::Get {
+        resource: name,
+        source,
+    })?;
     let value = value.min(hard);
-    setrlimit(resource, value, value).map_err(|source| RlimitError::Set { resource: name, value, source })
+    setrlimit(resource, value, value).map_err(|source| RlimitError::Set {
+        resource: name,
+        value,
+        source,
+    })
 }
 
 /// Applies the limits to the calling process. Call it in the forked child
@@ -88,8 +102,14 @@ pub fn describe(limits: &LimitsPlan, memory_fallback: bool) -> String {
 /// Bytes in the largest binary unit that divides them: "2G", "64M",
 /// "4K", "1000".
 pub(crate) fn fmt_bytes(n: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [(1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
-    match UNITS.iter().find(|(size, _)| n != 0 && n % size == 0) {
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    // Sizes are powers of two: a mask tests divisibility.
+    match UNITS.iter().find(|(size, _)| n != 0 && n & (size - 1) == 0) {
         Some((size, unit)) => format!("{}{unit}", n / size),
         None => n.to_string(),
     }

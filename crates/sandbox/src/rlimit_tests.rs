@@ -51,8 +51,14 @@ fn describe_lists_what_is_set() {
         file_size_bytes: Some(1 << 30),
         ..LimitsPlan::default()
     };
-    assert_eq!(describe(&limits, false), "rlimits: nofile=1024 fsize=1G nproc=256 core=0");
-    assert_eq!(describe(&limits, true), "rlimits: nofile=1024 fsize=1G nproc=256 data=2G core=0");
+    assert_eq!(
+        describe(&limits, false),
+        "rlimits: nofile=1024 fsize=1G nproc=256 core=0"
+    );
+    assert_eq!(
+        describe(&limits, true),
+        "rlimits: nofile=1024 fsize=1G nproc=256 data=2G core=0"
+    );
     assert_eq!(describe(&LimitsPlan::default(), true), "rlimits: core=0");
     assert!(!nproc_enforced(0) && nproc_enforced(1000));
 }
@@ -62,7 +68,11 @@ fn open_files_and_file_size_are_enforced() {
     let dir = std::env::temp_dir().join(format!("corral-rlimit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let big = CString::new(dir.join("big").into_os_string().into_encoded_bytes()).expect("path");
-    let limits = LimitsPlan { open_files: Some(16), file_size_bytes: Some(4096), ..LimitsPlan::default() };
+    let limits = LimitsPlan {
+        open_files: Some(16),
+        file_size_bytes: Some(4096),
+        ..LimitsPlan::default()
+    };
     let code = in_child(|| {
         if apply(&limits, true).is_err() {
             return 1;
@@ -120,7 +130,10 @@ fn hard_limits_are_clamped_not_raised() {
         if setrlimit(Resource::RLIMIT_NOFILE, 64, 64).is_err() {
             return 1;
         }
-        let limits = LimitsPlan { open_files: Some(100_000), ..LimitsPlan::default() };
+        let limits = LimitsPlan {
+            open_files: Some(100_000),
+            ..LimitsPlan::default()
+        };
         match (apply(&limits, false), getrlimit(Resource::RLIMIT_NOFILE)) {
             (Ok(()), Ok((64, 64))) => 0,
             (Err(_), _) => 2,
@@ -130,48 +143,88 @@ fn hard_limits_are_clamped_not_raised() {
     assert_eq!(code, 0, "child failed check {code}");
 }
 
-#[test]
-fn nproc_limits_forks_of_an_unprivileged_uid() {
-    if !nix::unistd::geteuid().is_root() {
-        println!("SKIP nproc_limits_forks_of_an_unprivileged_uid: needs root to switch to a fresh uid whose process count is known");
-        return;
-    }
-    let code = in_child(|| {
-        // A uid nothing else runs as: its process count is just ours.
-        let uid = nix::unistd::Uid::from_raw(61_731);
-        if nix::unistd::setresuid(uid, uid, uid).is_err() {
-            return 1;
+/// Exit code of a child that could not create a user namespace.
+const NO_USERNS: i32 = 77;
+
+/// In a forked child: (as root, first become a fresh uid), enter a new
+/// user namespace as the sandbox does, apply RLIMIT_NPROC = 4 and fork 8
+/// sleepers. Returns how many forks succeeded, or a failure code >= 64.
+fn forks_under_nproc_4(fresh_uid: bool) -> i32 {
+    in_child(|| {
+        if fresh_uid {
+            // A uid nothing else runs as.
+            let uid = nix::unistd::Uid::from_raw(61_731);
+            if nix::unistd::setresuid(uid, uid, uid).is_err() {
+                return 64;
+            }
         }
-        if apply(&LimitsPlan { pids: Some(4), ..LimitsPlan::default() }, false).is_err() {
-            return 2;
+        // SAFETY: the forked test child changes only its own namespace.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+            return NO_USERNS;
+        }
+        if apply(
+            &LimitsPlan {
+                pids: Some(4),
+                ..LimitsPlan::default()
+            },
+            false,
+        )
+        .is_err()
+        {
+            return 65;
         }
         let mut children = Vec::with_capacity(8);
-        let mut eagain = false;
         for _ in 0..8 {
             // SAFETY: the grandchild only sleeps and _exits.
             match unsafe { libc::fork() } {
                 0 => {
-                    // SAFETY: plain sleep then _exit in the grandchild.
+                    // SAFETY: plain sleep in the grandchild.
                     unsafe { libc::sleep(5) };
                     // SAFETY: ends the grandchild.
                     unsafe { libc::_exit(0) }
                 }
-                -1 => {
-                    eagain = nix::errno::Errno::last() == nix::errno::Errno::EAGAIN;
-                    break;
-                }
+                -1 if nix::errno::Errno::last() == nix::errno::Errno::EAGAIN => break,
+                -1 => return 66,
                 pid => children.push(pid),
             }
         }
         for &pid in &children {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
         }
-        // 4 processes of this uid: us and 3 children, the 4th fork fails.
-        match (eagain, children.len()) {
-            (true, 3) => 0,
-            (true, _) => 3,
-            _ => 4,
+        children.len() as i32
+    })
+}
+
+#[test]
+fn nproc_counts_the_sandbox_user_namespace() {
+    // Root becomes a fresh uid: RLIMIT_NPROC never applies to uid 0.
+    let root = nix::unistd::geteuid().is_root();
+    match forks_under_nproc_4(root) {
+        NO_USERNS => {
+            println!("SKIP nproc_counts_the_sandbox_user_namespace: cannot create a user namespace")
         }
-    });
-    assert_eq!(code, 0, "child failed check {code}");
+        // 4 processes in the namespace: the child and 3 forks.
+        n => assert_eq!(
+            n, 3,
+            "expected the 4th fork to fail with EAGAIN (codes >= 64 are failures)"
+        ),
+    }
+}
+
+#[test]
+fn nproc_is_not_enforced_for_outside_root() {
+    if !nix::unistd::geteuid().is_root() {
+        return println!("SKIP nproc_is_not_enforced_for_outside_root: not root");
+    }
+    // The kernel exempts real uid 0 (INIT_USER): all 8 forks succeed,
+    // which is why nproc_enforced(0) is false.
+    match forks_under_nproc_4(false) {
+        NO_USERNS => {
+            println!("SKIP nproc_is_not_enforced_for_outside_root: cannot create a user namespace")
+        }
+        n => assert_eq!(
+            n, 8,
+            "RLIMIT_NPROC unexpectedly enforced for uid 0: update nproc_enforced()"
+        ),
+    }
 }

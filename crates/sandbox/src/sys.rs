@@ -254,6 +254,14 @@ pub(crate) fn loopback_up() -> io::Result<()> {
     check_int(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req as *const libc::ifreq) }).map(drop)
 }
 
+/// Marks every descriptor from `first` up close-on-exec (`close_range`
+/// with CLOSE_RANGE_CLOEXEC, Linux 5.11).
+pub(crate) fn cloexec_from(first: libc::c_uint) -> io::Result<()> {
+    // SAFETY: close_range only changes flags of our own descriptors.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC) })
+        .map(drop)
+}
+
 /// `sethostname(2)`.
 pub(crate) fn sethostname(name: &str) -> io::Result<()> {
     // SAFETY: name points to name.len() bytes.

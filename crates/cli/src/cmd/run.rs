@@ -4,6 +4,7 @@ use super::effective;
 use crate::cli::RunArgs;
 use crate::{layers, resolve};
 use anyhow::{Context, Result};
+use corral_sandbox::fsplan;
 use corral_sandbox::launch::{self, Ending, Launch};
 
 pub fn run(args: RunArgs) -> Result<i32> {
@@ -31,6 +32,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         ),
         _ => {}
     }
+    report_new_protected(&resolved);
     if let Some(cg) = layers.cgroup {
         let oom = cg.oom_kills();
         if oom > 0 {
@@ -45,6 +47,19 @@ pub fn run(args: RunArgs) -> Result<i32> {
         }
     }
     Ok(outcome.ending.exit_code())
+}
+
+/// Protected paths (git hooks, shell rc files...) that did not exist when
+/// the sandbox started could not be mounted read-only; the command may have
+/// created them. The sandbox is gone now, so this check cannot be raced.
+fn report_new_protected(resolved: &resolve::Resolved) {
+    let Ok(now) = fsplan::protected_paths(&resolved.fs_request) else { return };
+    for path in now.iter().filter(|p| !resolved.fs.protected.iter().any(|q| p.starts_with(q))) {
+        eprintln!(
+            "corral: warning: protected path {} was created during the run; review it before a tool on this machine uses it (git runs hooks, shells source rc files)",
+            path.display()
+        );
+    }
 }
 
 /// 16 hex digits from the kernel's random pool.

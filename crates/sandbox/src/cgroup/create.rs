@@ -14,7 +14,11 @@ const CPU_MIN_QUOTA_US: u64 = 1_000;
 
 /// Writes `value` to a cgroup file in one `write`, without creating it.
 pub(crate) fn write_value(path: &Path, value: &str) -> Result<(), CgroupError> {
-    let err = |source| CgroupError::Write { path: path.to_path_buf(), value: value.to_owned(), source };
+    let err = |source| CgroupError::Write {
+        path: path.to_path_buf(),
+        value: value.to_owned(),
+        source,
+    };
     let mut file = fs::OpenOptions::new().write(true).open(path).map_err(err)?;
     file.write_all(value.as_bytes()).map_err(err)
 }
@@ -52,7 +56,11 @@ pub(crate) fn v2_files(limits: &LimitsPlan, cpu_quota: Option<u64>) -> Vec<Limit
 
 /// The cgroup v1 files of `controller` for the limits, in order (the
 /// kernel wants the period before the quota, memory before memory+swap).
-pub(crate) fn v1_files(controller: Controller, limits: &LimitsPlan, cpu_quota: Option<u64>) -> Vec<LimitFile> {
+pub(crate) fn v1_files(
+    controller: Controller,
+    limits: &LimitsPlan,
+    cpu_quota: Option<u64>,
+) -> Vec<LimitFile> {
     match (controller, limits.memory_bytes, limits.pids, cpu_quota) {
         (Controller::Memory, Some(m), _, _) => vec![
             ("memory.limit_in_bytes", m.to_string(), false),
@@ -71,7 +79,7 @@ pub(crate) fn v1_files(controller: Controller, limits: &LimitsPlan, cpu_quota: O
 fn write_files(dir: &Path, files: &[LimitFile]) -> Result<(), CgroupError> {
     for (name, value, optional) in files {
         let path = dir.join(name);
-        if !(*optional && !path.exists()) {
+        if !*optional || path.exists() {
             write_value(&path, value)?;
         }
     }
@@ -118,9 +126,11 @@ fn create_fix(source: &io::Error) -> &'static str {
 /// mkdir that accepts an existing directory (the shared `corral` parent).
 fn ensure_dir(path: &Path) -> Result<(), CgroupError> {
     match fs::create_dir(path) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-            Err(CgroupError::Create { path: path.to_path_buf(), fix: create_fix(&e), source: e })
-        }
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(CgroupError::Create {
+            path: path.to_path_buf(),
+            fix: create_fix(&e),
+            source: e,
+        }),
         _ => Ok(()),
     }
 }
@@ -129,22 +139,32 @@ fn ensure_dir(path: &Path) -> Result<(), CgroupError> {
 fn create_run_dir(path: &Path) -> Result<PathBuf, CgroupError> {
     match fs::create_dir(path) {
         Ok(()) => Ok(path.to_path_buf()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            Err(CgroupError::RunExists { path: path.to_path_buf() })
-        }
-        Err(e) => Err(CgroupError::Create { path: path.to_path_buf(), fix: create_fix(&e), source: e }),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(CgroupError::RunExists {
+            path: path.to_path_buf(),
+        }),
+        Err(e) => Err(CgroupError::Create {
+            path: path.to_path_buf(),
+            fix: create_fix(&e),
+            source: e,
+        }),
     }
 }
 
 /// Enables `controller` for the children of `dir` unless already enabled.
 fn enable(dir: &Path, controller: Controller) -> Result<(), CgroupError> {
     let path = dir.join("cgroup.subtree_control");
-    let enabled = fs::read_to_string(&path).map_err(|source| CgroupError::Read { path: path.clone(), source })?;
+    let enabled = fs::read_to_string(&path).map_err(|source| CgroupError::Read {
+        path: path.clone(),
+        source,
+    })?;
     if enabled.split_whitespace().any(|w| w == controller.name()) {
         return Ok(());
     }
     let value = format!("+{}", controller.name());
-    let result = fs::OpenOptions::new().write(true).open(&path).and_then(|mut f| f.write_all(value.as_bytes()));
+    let result = fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(value.as_bytes()));
     result.map_err(|source| {
         let fix = match source.raw_os_error() {
             Some(libc::EBUSY) => "cgroup v2 gives no controllers to children of a cgroup that holds processes (no-internal-process rule); run corral from a leaf cgroup whose parent holds no processes, e.g. systemd-run --user --scope -p Delegate=yes corral run ...",
@@ -177,12 +197,19 @@ fn check_run_id(run_id: &str) -> Result<(), CgroupError> {
 /// the freezer. Fails closed: a limit whose controller is missing is an
 /// error, never silently dropped. Anything created before a failure is
 /// removed again.
-pub fn create(support: &CgroupSupport, run_id: &str, limits: &LimitsPlan) -> Result<Cgroup, CgroupError> {
+pub fn create(
+    support: &CgroupSupport,
+    run_id: &str,
+    limits: &LimitsPlan,
+) -> Result<Cgroup, CgroupError> {
     check_run_id(run_id)?;
     let quota = limits.cpus.map(cpu_quota_us).transpose()?;
     let available = support.controllers();
     if let CgroupSupport::Unavailable { reason, fix } = support {
-        return Err(CgroupError::Unavailable { reason: reason.clone(), fix: fix.clone() });
+        return Err(CgroupError::Unavailable {
+            reason: reason.clone(),
+            fix: fix.clone(),
+        });
     }
     let needed = needed(limits);
     if let Some(&(c, limit)) = needed.iter().find(|(c, _)| !available.contains(c)) {
@@ -191,10 +218,20 @@ pub fn create(support: &CgroupSupport, run_id: &str, limits: &LimitsPlan) -> Res
     let summary = summary(limits);
     let layout = match support {
         CgroupSupport::V2 { .. } => Layout::V2 { dir: None },
-        _ => Layout::V1 { memory: None, pids: None, cpu: None, freezer: None },
+        _ => Layout::V1 {
+            memory: None,
+            pids: None,
+            cpu: None,
+            freezer: None,
+        },
     };
     // From here on, dropping `cgroup` on an error removes what exists.
-    let mut cgroup = Cgroup { layout, summary, destroyed: false };
+    let mut cgroup = Cgroup {
+        layout,
+        summary,
+        destroyed: false,
+        owner: nix::unistd::Pid::this(),
+    };
     match (support, &mut cgroup.layout) {
         (CgroupSupport::V2 { dir: base, .. }, Layout::V2 { dir }) => {
             let parent = base.join("corral");
@@ -208,7 +245,20 @@ pub fn create(support: &CgroupSupport, run_id: &str, limits: &LimitsPlan) -> Res
             let run = dir.insert(create_run_dir(&parent.join(run_id))?);
             write_files(run, &v2_files(limits, quota))?;
         }
-        (CgroupSupport::V1 { memory: m, pids: p, cpu: c, freezer: f }, Layout::V1 { memory, pids, cpu, freezer }) => {
+        (
+            CgroupSupport::V1 {
+                memory: m,
+                pids: p,
+                cpu: c,
+                freezer: f,
+            },
+            Layout::V1 {
+                memory,
+                pids,
+                cpu,
+                freezer,
+            },
+        ) => {
             // Co-mounted controllers (e.g. memory,freezer) share a directory.
             let mut created: Vec<PathBuf> = Vec::new();
             let mut make = |base: &Path| -> Result<PathBuf, CgroupError> {
@@ -219,9 +269,10 @@ pub fn create(support: &CgroupSupport, run_id: &str, limits: &LimitsPlan) -> Res
                 }
                 Ok(run)
             };
-            let base = |dir: &Option<PathBuf>, c: Controller, limit| -> Result<PathBuf, CgroupError> {
-                dir.clone().ok_or_else(|| missing(support, c, limit))
-            };
+            let base =
+                |dir: &Option<PathBuf>, c: Controller, limit| -> Result<PathBuf, CgroupError> {
+                    dir.clone().ok_or_else(|| missing(support, c, limit))
+                };
             if let Some(f) = f {
                 *freezer = Some(make(f)?);
             }

@@ -35,7 +35,9 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match (bytes[i], octal) {
             (b'\\', Some(d)) => {
                 let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
@@ -79,7 +81,10 @@ fn parse_self_cgroup(text: &str) -> (Option<String>, Vec<(Vec<String>, String)>)
         if id == "0" && ctrls.is_empty() {
             v2 = Some(path.to_owned());
         } else {
-            v1.push((ctrls.split(',').map(str::to_owned).collect(), path.to_owned()));
+            v1.push((
+                ctrls.split(',').map(str::to_owned).collect(),
+                path.to_owned(),
+            ));
         }
     }
     (v2, v1)
@@ -97,8 +102,12 @@ fn cgroup_dir(fs_root: &Path, mount: &Mount, path: &str) -> Option<PathBuf> {
         }
         rest
     };
-    let base = fs_root.join(mount.mount_point.trim_start_matches('/'));
-    Some(base.join(rel.trim_start_matches('/')))
+    let mut dir = fs_root.join(mount.mount_point.trim_start_matches('/'));
+    let rel = rel.trim_start_matches('/');
+    if !rel.is_empty() {
+        dir.push(rel);
+    }
+    Some(dir)
 }
 
 fn read_words(path: &Path) -> Vec<String> {
@@ -109,14 +118,20 @@ fn read_words(path: &Path) -> Vec<String> {
 
 /// Cgroup v2: the base under which `corral/<run_id>` goes, and the
 /// controllers usable there; or why there is none.
-fn detect_v2(facts: &Facts<'_>, mounts: &[Mount], path: Option<&str>) -> Result<CgroupSupport, String> {
+fn detect_v2(
+    facts: &Facts<'_>,
+    mounts: &[Mount],
+    path: Option<&str>,
+) -> Result<CgroupSupport, String> {
     let path = path.ok_or("no cgroup v2 entry (0::) in /proc/self/cgroup")?;
     let (mount, ours) = mounts
         .iter()
         .filter(|m| m.fstype == "cgroup2")
         .find_map(|m| Some((m, cgroup_dir(facts.fs_root, m, path)?)))
         .ok_or("no cgroup2 filesystem mounted that shows our cgroup")?;
-    let mount_dir = facts.fs_root.join(mount.mount_point.trim_start_matches('/'));
+    let mount_dir = facts
+        .fs_root
+        .join(mount.mount_point.trim_start_matches('/'));
     // The root cgroup has no cgroup.type and is exempt from the
     // no-internal-process rule, so children may hold controllers even
     // though it holds processes. Any other cgroup we run in holds our own
@@ -135,7 +150,9 @@ fn detect_v2(facts: &Facts<'_>, mounts: &[Mount], path: Option<&str>) -> Result<
     let available = read_words(&base.join("cgroup.controllers"));
     let enabled = read_words(&base.join("cgroup.subtree_control"));
     let is_root = !base.join("cgroup.type").exists();
-    let empty = fs::read_to_string(base.join("cgroup.procs")).map(|s| s.trim().is_empty()).unwrap_or(false);
+    let empty = fs::read_to_string(base.join("cgroup.procs"))
+        .map(|s| s.trim().is_empty())
+        .unwrap_or(false);
     let has = |list: &[String], c: Controller| list.iter().any(|w| w == c.name());
     let controllers: Vec<Controller> = Controller::ALL
         .into_iter()
@@ -160,14 +177,25 @@ fn detect_v2(facts: &Facts<'_>, mounts: &[Mount], path: Option<&str>) -> Result<
     .flatten()
     .find(|p| !(facts.writable)(p));
     if let Some(p) = unwritable {
-        return Err(format!("{} is not writable by uid {}", p.display(), facts.euid));
+        return Err(format!(
+            "{} is not writable by uid {}",
+            p.display(),
+            facts.euid
+        ));
     }
-    Ok(CgroupSupport::V2 { dir: base, controllers })
+    Ok(CgroupSupport::V2 {
+        dir: base,
+        controllers,
+    })
 }
 
 /// Cgroup v1: our own cgroup directory in each controller's hierarchy,
 /// when it is mounted and writable; the reasons for the missing ones.
-fn detect_v1(facts: &Facts<'_>, mounts: &[Mount], lines: &[(Vec<String>, String)]) -> (CgroupSupport, Vec<String>) {
+fn detect_v1(
+    facts: &Facts<'_>,
+    mounts: &[Mount],
+    lines: &[(Vec<String>, String)],
+) -> (CgroupSupport, Vec<String>) {
     let mut why = Vec::new();
     let mut find = |name: &str| -> Option<PathBuf> {
         let Some((_, path)) = lines.iter().find(|(c, _)| c.iter().any(|c| c == name)) else {
@@ -181,9 +209,11 @@ fn detect_v1(facts: &Facts<'_>, mounts: &[Mount], lines: &[(Vec<String>, String)
         match dir {
             None => why.push(format!("{name}: not mounted")),
             Some(d) if !d.is_dir() => why.push(format!("{name}: {} does not exist", d.display())),
-            Some(d) if !(facts.writable)(&d) => {
-                why.push(format!("{name}: {} is not writable by uid {}", d.display(), facts.euid))
-            }
+            Some(d) if !(facts.writable)(&d) => why.push(format!(
+                "{name}: {} is not writable by uid {}",
+                d.display(),
+                facts.euid
+            )),
             Some(d) => return Some(d),
         }
         None
@@ -210,7 +240,11 @@ pub fn detect_with(facts: &Facts<'_>) -> CgroupSupport {
         _ if v1_count > 0 => v1,
         Ok(v2) => v2,
         Err(v2_why) => {
-            let v1_why = if v1_lines.is_empty() { "not in use".to_owned() } else { v1_why.join(", ") };
+            let v1_why = if v1_lines.is_empty() {
+                "not in use".to_owned()
+            } else {
+                v1_why.join(", ")
+            };
             let fix = if facts.euid == 0 {
                 "mount cgroup v2 with the memory, pids and cpu controllers (or the v1 controllers) read-write, or pass --allow-degraded to run without these limits"
             } else {

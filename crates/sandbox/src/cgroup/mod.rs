@@ -48,7 +48,10 @@ pub enum CgroupSupport {
     /// root cgroup or our own cgroup's parent (ours holds our process, so
     /// by the no-internal-process rule it cannot give controllers to
     /// children). `controllers` are enabled in `dir` or can be.
-    V2 { dir: PathBuf, controllers: Vec<Controller> },
+    V2 {
+        dir: PathBuf,
+        controllers: Vec<Controller>,
+    },
     /// Legacy hierarchies: our own cgroup directory in each writable
     /// controller; runs go in `<dir>/corral/<run_id>` in each.
     V1 {
@@ -66,7 +69,9 @@ impl CgroupSupport {
     pub fn controllers(&self) -> Vec<Controller> {
         match self {
             CgroupSupport::V2 { controllers, .. } => controllers.clone(),
-            CgroupSupport::V1 { memory, pids, cpu, .. } => [memory, pids, cpu]
+            CgroupSupport::V1 {
+                memory, pids, cpu, ..
+            } => [memory, pids, cpu]
                 .into_iter()
                 .zip(Controller::ALL)
                 .filter_map(|(dir, c)| dir.as_ref().map(|_| c))
@@ -79,7 +84,11 @@ impl CgroupSupport {
     pub fn describe(&self) -> String {
         let names = |cs: Vec<Controller>| cs.iter().map(|c| c.name()).collect::<Vec<_>>().join(" ");
         match self {
-            CgroupSupport::V2 { dir, .. } => format!("cgroup v2 at {} ({})", dir.display(), names(self.controllers())),
+            CgroupSupport::V2 { dir, .. } => format!(
+                "cgroup v2 at {} ({})",
+                dir.display(),
+                names(self.controllers())
+            ),
             CgroupSupport::V1 { freezer, .. } => {
                 let freezer = if freezer.is_some() { " freezer" } else { "" };
                 format!("cgroup v1 ({}{freezer})", names(self.controllers()))
@@ -95,19 +104,39 @@ pub enum CgroupError {
     #[error("no cgroup available for the limits: {reason}; {fix}")]
     Unavailable { reason: String, fix: String },
     #[error("the {controller} controller is not available ({support}) but the {limit} limit needs it; {fix}")]
-    MissingController { controller: &'static str, limit: &'static str, support: String, fix: &'static str },
+    MissingController {
+        controller: &'static str,
+        limit: &'static str,
+        support: String,
+        fix: &'static str,
+    },
     #[error("invalid run id {0:?}: it must be one non-empty path component without '/'")]
     InvalidRunId(String),
     #[error("invalid cpu limit {0}: it must be a positive number of cpus")]
     InvalidCpus(f64),
     #[error("cannot create {path}: {source}; {fix}")]
-    Create { path: PathBuf, source: io::Error, fix: &'static str },
-    #[error("cannot create {path}: it already exists (a run with the same id?); use a fresh run id")]
+    Create {
+        path: PathBuf,
+        source: io::Error,
+        fix: &'static str,
+    },
+    #[error(
+        "cannot create {path}: it already exists (a run with the same id?); use a fresh run id"
+    )]
     RunExists { path: PathBuf },
     #[error("cannot enable the {controller} controller in {path}: {source}; {fix}")]
-    EnableController { controller: &'static str, path: PathBuf, source: io::Error, fix: &'static str },
+    EnableController {
+        controller: &'static str,
+        path: PathBuf,
+        source: io::Error,
+        fix: &'static str,
+    },
     #[error("cannot write {value:?} to {path}: {source}")]
-    Write { path: PathBuf, value: String, source: io::Error },
+    Write {
+        path: PathBuf,
+        value: String,
+        source: io::Error,
+    },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
     #[error("cannot freeze the run: no freezer controller is mounted (cgroup v1); mount the v1 freezer or use cgroup v2")]
@@ -115,7 +144,11 @@ pub enum CgroupError {
     #[error("{path} did not reach the {state} state in time (a process in uninterruptible sleep?); retry, or kill the run")]
     FreezeTimeout { path: PathBuf, state: &'static str },
     #[error("cannot kill process {pid} of {path}: {source}")]
-    Kill { pid: i32, path: PathBuf, source: nix::Error },
+    Kill {
+        pid: i32,
+        path: PathBuf,
+        source: nix::Error,
+    },
     #[error("{path} still has processes after SIGKILL ({left} left); look for processes in uninterruptible sleep (ps -eo pid,stat,cmd)")]
     StillPopulated { path: PathBuf, left: usize },
     #[error("cannot remove {path}: {source}; remove it by hand once its processes have exited (rmdir {path})")]
@@ -125,18 +158,28 @@ pub enum CgroupError {
 /// Which hierarchy a [`Cgroup`] lives in, with the directories created.
 #[derive(Debug)]
 enum Layout {
-    V2 { dir: Option<PathBuf> },
-    V1 { memory: Option<PathBuf>, pids: Option<PathBuf>, cpu: Option<PathBuf>, freezer: Option<PathBuf> },
+    V2 {
+        dir: Option<PathBuf>,
+    },
+    V1 {
+        memory: Option<PathBuf>,
+        pids: Option<PathBuf>,
+        cpu: Option<PathBuf>,
+        freezer: Option<PathBuf>,
+    },
 }
 
 /// One run's cgroup(s). Dropping it kills what is left inside and removes
 /// the directories, best effort; call [`Cgroup::destroy`] to see errors.
+/// Only the creating process does that: a forked child's copy is inert.
 #[derive(Debug)]
 pub struct Cgroup {
     layout: Layout,
     /// "memory=2G pids=256 cpus=1" for [`Cgroup::describe`].
     summary: String,
     destroyed: bool,
+    /// The process that created it: a forked copy never cleans up on drop.
+    owner: nix::unistd::Pid,
 }
 
 impl Cgroup {
@@ -144,9 +187,16 @@ impl Cgroup {
     pub fn dirs(&self) -> Vec<&Path> {
         match &self.layout {
             Layout::V2 { dir } => dir.iter().map(PathBuf::as_path).collect(),
-            Layout::V1 { memory, pids, cpu, freezer } => {
-                [memory, pids, cpu, freezer].into_iter().flatten().map(PathBuf::as_path).collect()
-            }
+            Layout::V1 {
+                memory,
+                pids,
+                cpu,
+                freezer,
+            } => [memory, pids, cpu, freezer]
+                .into_iter()
+                .flatten()
+                .map(PathBuf::as_path)
+                .collect(),
         }
     }
 
@@ -166,7 +216,7 @@ impl Cgroup {
 
 impl Drop for Cgroup {
     fn drop(&mut self) {
-        if !self.destroyed {
+        if !self.destroyed && nix::unistd::Pid::this() == self.owner {
             // Best effort: errors are for callers of destroy().
             let _ = self.destroy_in_place();
         }

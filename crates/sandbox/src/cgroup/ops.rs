@@ -19,7 +19,8 @@ const POLL: Duration = Duration::from_millis(2);
 /// pids.events, memory.oom_control); None when absent or unreadable.
 pub(crate) fn counter(path: &Path, key: &str) -> Option<u64> {
     let text = fs::read_to_string(path).ok()?;
-    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 /// The pids in a cgroup.procs file. Only positive pids: a 0 or negative
@@ -27,7 +28,12 @@ pub(crate) fn counter(path: &Path, key: &str) -> Option<u64> {
 fn procs(dir: &Path) -> Result<Vec<Pid>, CgroupError> {
     let path = dir.join("cgroup.procs");
     let text = fs::read_to_string(&path).map_err(|source| CgroupError::Read { path, source })?;
-    Ok(text.split_whitespace().filter_map(|w| w.parse::<i32>().ok()).filter(|&p| p > 0).map(Pid::from_raw).collect())
+    Ok(text
+        .split_whitespace()
+        .filter_map(|w| w.parse::<i32>().ok())
+        .filter(|&p| p > 0)
+        .map(Pid::from_raw)
+        .collect())
 }
 
 /// Polls until `done` or [`SETTLE`] passes; whether it got there.
@@ -57,7 +63,9 @@ impl Cgroup {
     /// writes it to `cgroup.procs` of every directory.
     pub fn add_pid(&self, pid: Pid) -> Result<(), CgroupError> {
         let value = pid.as_raw().to_string();
-        self.dirs().into_iter().try_for_each(|dir| write_value(&dir.join("cgroup.procs"), &value))
+        self.dirs()
+            .into_iter()
+            .try_for_each(|dir| write_value(&dir.join("cgroup.procs"), &value))
     }
 
     /// Stops every process of the run (cgroup v2 `cgroup.freeze`, v1
@@ -66,7 +74,9 @@ impl Cgroup {
         self.request_freeze(true)?;
         let dir = self.freezer_dir().ok_or(CgroupError::NoFreezer)?;
         let frozen = match self.layout {
-            Layout::V2 { .. } => wait_until(|| counter(&dir.join("cgroup.events"), "frozen") == Some(1)),
+            Layout::V2 { .. } => {
+                wait_until(|| counter(&dir.join("cgroup.events"), "frozen") == Some(1))
+            }
             Layout::V1 { .. } => wait_until(|| {
                 fs::read_to_string(dir.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
             }),
@@ -74,7 +84,10 @@ impl Cgroup {
         if frozen {
             Ok(())
         } else {
-            Err(CgroupError::FreezeTimeout { path: dir.clone(), state: "frozen" })
+            Err(CgroupError::FreezeTimeout {
+                path: dir.clone(),
+                state: "frozen",
+            })
         }
     }
 
@@ -86,8 +99,13 @@ impl Cgroup {
     fn request_freeze(&self, on: bool) -> Result<(), CgroupError> {
         let dir = self.freezer_dir().ok_or(CgroupError::NoFreezer)?;
         match self.layout {
-            Layout::V2 { .. } => write_value(&dir.join("cgroup.freeze"), if on { "1" } else { "0" }),
-            Layout::V1 { .. } => write_value(&dir.join("freezer.state"), if on { "FROZEN" } else { "THAWED" }),
+            Layout::V2 { .. } => {
+                write_value(&dir.join("cgroup.freeze"), if on { "1" } else { "0" })
+            }
+            Layout::V1 { .. } => write_value(
+                &dir.join("freezer.state"),
+                if on { "FROZEN" } else { "THAWED" },
+            ),
         }
     }
 
@@ -97,9 +115,19 @@ impl Cgroup {
     /// 0 when there is no memory limit or the counter cannot be read.
     pub fn oom_kills(&self) -> u64 {
         match &self.layout {
-            Layout::V2 { dir: Some(dir) } => counter(&dir.join("memory.events"), "oom_kill").unwrap_or(0),
-            Layout::V1 { memory: Some(dir), .. } => counter(&dir.join("memory.oom_control"), "oom_kill")
-                .or_else(|| fs::read_to_string(dir.join("memory.failcnt")).ok()?.trim().parse().ok())
+            Layout::V2 { dir: Some(dir) } => {
+                counter(&dir.join("memory.events"), "oom_kill").unwrap_or(0)
+            }
+            Layout::V1 {
+                memory: Some(dir), ..
+            } => counter(&dir.join("memory.oom_control"), "oom_kill")
+                .or_else(|| {
+                    fs::read_to_string(dir.join("memory.failcnt"))
+                        .ok()?
+                        .trim()
+                        .parse()
+                        .ok()
+                })
                 .unwrap_or(0),
             _ => 0,
         }
@@ -109,9 +137,10 @@ impl Cgroup {
     /// there is no pids limit or the counter cannot be read.
     pub fn pids_max_hit(&self) -> u64 {
         match &self.layout {
-            Layout::V2 { dir: Some(dir) } | Layout::V1 { pids: Some(dir), .. } => {
-                counter(&dir.join("pids.events"), "max").unwrap_or(0)
-            }
+            Layout::V2 { dir: Some(dir) }
+            | Layout::V1 {
+                pids: Some(dir), ..
+            } => counter(&dir.join("pids.events"), "max").unwrap_or(0),
             _ => 0,
         }
     }
@@ -123,7 +152,9 @@ impl Cgroup {
     /// pids are signalled again until the cgroup is empty.
     pub fn kill_all(&self) -> Result<(), CgroupError> {
         let dirs = self.dirs();
-        let Some(&first) = dirs.first() else { return Ok(()) };
+        let Some(&first) = dirs.first() else {
+            return Ok(());
+        };
         let kill_file = first.join("cgroup.kill");
         if matches!(self.layout, Layout::V2 { .. }) && kill_file.exists() {
             write_value(&kill_file, "1")?;
@@ -154,8 +185,15 @@ impl Cgroup {
         if empty {
             return Ok(());
         }
-        let left = dirs.iter().map(|d| procs(d).map_or(0, |p| p.len())).max().unwrap_or(0);
-        Err(CgroupError::StillPopulated { path: first.to_path_buf(), left })
+        let left = dirs
+            .iter()
+            .map(|d| procs(d).map_or(0, |p| p.len()))
+            .max()
+            .unwrap_or(0);
+        Err(CgroupError::StillPopulated {
+            path: first.to_path_buf(),
+            left,
+        })
     }
 
     /// SIGKILLs every pid listed in the run's cgroup(s); how many there were.
@@ -168,7 +206,11 @@ impl Cgroup {
                 match kill(pid, Signal::SIGKILL) {
                     Ok(()) | Err(Errno::ESRCH) => {}
                     Err(source) => {
-                        return Err(CgroupError::Kill { pid: pid.as_raw(), path: dir.to_path_buf(), source });
+                        return Err(CgroupError::Kill {
+                            pid: pid.as_raw(),
+                            path: dir.to_path_buf(),
+                            source,
+                        });
                     }
                 }
             }
@@ -202,7 +244,10 @@ impl Cgroup {
                 }
             });
             if let Err(source) = result {
-                first_error.get_or_insert(CgroupError::Remove { path: dir.to_path_buf(), source });
+                first_error.get_or_insert(CgroupError::Remove {
+                    path: dir.to_path_buf(),
+                    source,
+                });
             }
         }
         self.destroyed = true;

@@ -29,8 +29,11 @@ const BPF_K: u16 = 0x00;
 const NR_OFFSET: u32 = 0;
 const ARCH_OFFSET: u32 = 4;
 
-// linux/audit.h: EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE.
+// linux/audit.h: EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE. Each is unused
+// on the other architecture outside the tests.
+#[allow(dead_code)]
 pub(super) const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+#[allow(dead_code)]
 pub(super) const AUDIT_ARCH_AARCH64: u32 = 183 | 0x8000_0000 | 0x4000_0000;
 
 #[cfg(target_arch = "x86_64")]
@@ -46,7 +49,12 @@ pub(super) const fn ret_errno(errno: i32) -> u32 {
 }
 
 const fn stmt(code: u16, k: u32) -> sock_filter {
-    sock_filter { code, jt: 0, jf: 0, k }
+    sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 
 const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
@@ -84,6 +92,13 @@ pub(super) fn prefix(enosys: &[i64]) -> Vec<sock_filter> {
 
 /// Converts seccompiler's instruction type (same layout, its own struct) to
 /// libc's, which is what `struct sock_fprog` points to.
-pub(super) fn from_seccompiler(program: &[seccompiler::sock_filter]) -> impl Iterator<Item = sock_filter> + '_ {
-    program.iter().map(|i| sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k })
+pub(super) fn from_seccompiler(
+    program: &[seccompiler::sock_filter],
+) -> impl Iterator<Item = sock_filter> + '_ {
+    program.iter().map(|i| sock_filter {
+        code: i.code,
+        jt: i.jt,
+        jf: i.jf,
+        k: i.k,
+    })
 }

@@ -25,7 +25,10 @@ pub(crate) mod tests;
 use std::collections::BTreeMap;
 
 use nix::errno::Errno;
-use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch};
+use seccompiler::{
+    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
+};
 
 use crate::plan::SeccompPlan;
 pub use table::{rules, Action, ArgCmp, Args, Cmp, Rule, When};
@@ -43,7 +46,9 @@ const MAX_INSTRUCTIONS: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
-    #[error("seccomp rule `{rule}` has an invalid argument comparison: {source}; fix the rule table")]
+    #[error(
+        "seccomp rule `{rule}` has an invalid argument comparison: {source}; fix the rule table"
+    )]
     Rule {
         rule: &'static str,
         #[source]
@@ -94,8 +99,12 @@ fn condition(rule: &Rule, cmp: &ArgCmp) -> Result<SeccompCondition, SeccompError
         Cmp::Ne(v) => (SeccompCmpOp::Ne, v),
         Cmp::MaskedEq { mask, value } => (SeccompCmpOp::MaskedEq(u64::from(mask)), value),
     };
-    SeccompCondition::new(cmp.index, SeccompCmpArgLen::Dword, op, u64::from(value))
-        .map_err(|source| SeccompError::Rule { rule: rule.name, source })
+    SeccompCondition::new(cmp.index, SeccompCmpArgLen::Dword, op, u64::from(value)).map_err(
+        |source| SeccompError::Rule {
+            rule: rule.name,
+            source,
+        },
+    )
 }
 
 /// Compiles the deny filter for `plan`. Call before fork: it allocates.
@@ -108,30 +117,47 @@ pub fn build(plan: &SeccompPlan) -> Result<Filter, SeccompError> {
         rule_count += 1;
         match (rule.action, rule.args) {
             (Action::Enosys, Args::Any) => enosys.push(nr),
-            (Action::Enosys, Args::AnyOf(_)) => return Err(SeccompError::ConditionalEnosys { rule: rule.name }),
+            (Action::Enosys, Args::AnyOf(_)) => {
+                return Err(SeccompError::ConditionalEnosys { rule: rule.name })
+            }
             (Action::Eperm, Args::Any) => {
                 eperm.insert(nr, Vec::new());
             }
             (Action::Eperm, Args::AnyOf(alternatives)) => {
                 let mut chain = Vec::with_capacity(alternatives.len());
                 for all_of in alternatives {
-                    let conditions = all_of.iter().map(|c| condition(rule, c)).collect::<Result<Vec<_>, _>>()?;
-                    chain.push(SeccompRule::new(conditions).map_err(|source| SeccompError::Rule { rule: rule.name, source })?);
+                    let conditions = all_of
+                        .iter()
+                        .map(|c| condition(rule, c))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    chain.push(SeccompRule::new(conditions).map_err(|source| {
+                        SeccompError::Rule {
+                            rule: rule.name,
+                            source,
+                        }
+                    })?);
                 }
                 eperm.insert(nr, chain);
             }
         }
     }
-    let compiled: seccompiler::BpfProgram =
-        SeccompFilter::new(eperm, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), TARGET_ARCH)
-            .and_then(TryInto::try_into)
-            .map_err(|source| SeccompError::Compile { source })?;
+    let compiled: seccompiler::BpfProgram = SeccompFilter::new(
+        eperm,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        TARGET_ARCH,
+    )
+    .and_then(TryInto::try_into)
+    .map_err(|source| SeccompError::Compile { source })?;
     let mut program = bpf::prefix(&enosys);
     program.extend(bpf::from_seccompiler(&compiled));
     if program.len() > MAX_INSTRUCTIONS {
         return Err(SeccompError::TooLong { len: program.len() });
     }
-    Ok(Filter { program: program.into_boxed_slice(), rule_count })
+    Ok(Filter {
+        program: program.into_boxed_slice(),
+        rule_count,
+    })
 }
 
 impl Filter {
@@ -139,20 +165,32 @@ impl Filter {
     /// before execve, after `PR_SET_NO_NEW_PRIVS`: it does not allocate.
     pub fn install(&self) -> Result<(), SeccompError> {
         // `build` keeps the program within MAX_INSTRUCTIONS (< u16::MAX).
-        let prog = libc::sock_fprog { len: self.program.len() as u16, filter: self.program.as_ptr().cast_mut() };
+        let prog = libc::sock_fprog {
+            len: self.program.len() as u16,
+            filter: self.program.as_ptr().cast_mut(),
+        };
         // SAFETY: `prog` points to `self.program`, which outlives the call;
         // the kernel copies the program and does not write through the
         // pointer despite its `*mut` type.
         let rc = unsafe {
-            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0 as libc::c_uint, &prog as *const libc::sock_fprog)
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0 as libc::c_uint,
+                &prog as *const libc::sock_fprog,
+            )
         };
         if rc == 0 {
             return Ok(());
         }
         let errno = Errno::last();
         let hint = match errno {
-            Errno::EACCES => "set PR_SET_NO_NEW_PRIVS before installing the filter (or run with CAP_SYS_ADMIN)",
-            Errno::EINVAL => "the kernel lacks seccomp filters (CONFIG_SECCOMP_FILTER) or rejected the program",
+            Errno::EACCES => {
+                "set PR_SET_NO_NEW_PRIVS before installing the filter (or run with CAP_SYS_ADMIN)"
+            }
+            Errno::EINVAL => {
+                "the kernel lacks seccomp filters (CONFIG_SECCOMP_FILTER) or rejected the program"
+            }
             Errno::ENOMEM => "too many seccomp filters are already attached to this process",
             _ => "unexpected error from seccomp(2)",
         };

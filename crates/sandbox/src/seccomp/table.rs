@@ -62,7 +62,10 @@ pub enum Cmp {
     Eq(u32),
     Ne(u32),
     /// `arg & mask == value`.
-    MaskedEq { mask: u32, value: u32 },
+    MaskedEq {
+        mask: u32,
+        value: u32,
+    },
 }
 
 /// What a denied call returns.
@@ -76,7 +79,10 @@ pub enum Action {
 }
 
 impl Rule {
-    const fn deny(sys: (&'static str, Option<i64>, Option<&'static str>), reason: &'static str) -> Rule {
+    const fn deny(
+        sys: (&'static str, Option<i64>, Option<&'static str>),
+        reason: &'static str,
+    ) -> Rule {
         Rule {
             name: sys.0,
             nr: sys.1,
@@ -91,7 +97,10 @@ impl Rule {
         Rule { when, ..self }
     }
     const fn args(self, any_of: &'static [&'static [ArgCmp]]) -> Rule {
-        Rule { args: Args::AnyOf(any_of), ..self }
+        Rule {
+            args: Args::AnyOf(any_of),
+            ..self
+        }
     }
     const fn action(self, action: Action) -> Rule {
         Rule { action, ..self }
@@ -101,7 +110,13 @@ impl Rule {
 /// `"SYS_ptrace"` -> `"ptrace"`, at compile time (a wrong token fails the build).
 const fn strip_sys(token: &'static str) -> &'static str {
     let bytes = token.as_bytes();
-    assert!(bytes.len() > 4 && bytes[0] == b'S' && bytes[1] == b'Y' && bytes[2] == b'S' && bytes[3] == b'_');
+    assert!(
+        bytes.len() > 4
+            && bytes[0] == b'S'
+            && bytes[1] == b'Y'
+            && bytes[2] == b'S'
+            && bytes[3] == b'_'
+    );
     let (_, rest) = bytes.split_at(4);
     match core::str::from_utf8(rest) {
         Ok(name) => name,
@@ -124,13 +139,25 @@ macro_rules! sys {
 }
 
 const fn eq(index: u8, value: u32) -> ArgCmp {
-    ArgCmp { index, op: Cmp::Eq(value) }
+    ArgCmp {
+        index,
+        op: Cmp::Eq(value),
+    }
 }
 const fn ne(index: u8, value: u32) -> ArgCmp {
-    ArgCmp { index, op: Cmp::Ne(value) }
+    ArgCmp {
+        index,
+        op: Cmp::Ne(value),
+    }
 }
 const fn has_bits(index: u8, bits: u32) -> ArgCmp {
-    ArgCmp { index, op: Cmp::MaskedEq { mask: bits, value: bits } }
+    ArgCmp {
+        index,
+        op: Cmp::MaskedEq {
+            mask: bits,
+            value: bits,
+        },
+    }
 }
 
 /// `clone(flags, ...)` with any namespace flag. CLONE_NEWTIME (0x80)
@@ -151,7 +178,10 @@ const CLONE_NEW_ANY: &[&[ArgCmp]] = &[
 const PERSONALITY_CHANGE: &[&[ArgCmp]] = &[&[ne(0, 0), ne(0, 0xffff_ffff)]];
 
 /// `ioctl(fd, request)` with TIOCSTI or TIOCLINUX.
-const TTY_INJECTION: &[&[ArgCmp]] = &[&[eq(1, libc::TIOCSTI as u32)], &[eq(1, libc::TIOCLINUX as u32)]];
+const TTY_INJECTION: &[&[ArgCmp]] = &[
+    &[eq(1, libc::TIOCSTI as u32)],
+    &[eq(1, libc::TIOCLINUX as u32)],
+];
 
 /// `socket(domain, type, protocol)`: AF_PACKET, or SOCK_RAW (type masked to
 /// its low 4 bits, i.e. without SOCK_NONBLOCK/SOCK_CLOEXEC) outside
@@ -160,7 +190,16 @@ const TTY_INJECTION: &[&[ArgCmp]] = &[&[eq(1, libc::TIOCSTI as u32)], &[eq(1, li
 /// Node's os.networkInterfaces, Go's net.Interfaces).
 const RAW_SOCKETS: &[&[ArgCmp]] = &[
     &[eq(0, libc::AF_PACKET as u32)],
-    &[ne(0, libc::AF_NETLINK as u32), ArgCmp { index: 1, op: Cmp::MaskedEq { mask: 0xf, value: libc::SOCK_RAW as u32 } }],
+    &[
+        ne(0, libc::AF_NETLINK as u32),
+        ArgCmp {
+            index: 1,
+            op: Cmp::MaskedEq {
+                mask: 0xf,
+                value: libc::SOCK_RAW as u32,
+            },
+        },
+    ],
 ];
 
 const NS: When = When::UnlessNestedNamespaces;

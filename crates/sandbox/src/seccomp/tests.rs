@@ -10,9 +10,17 @@ const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
 const EPERM: u32 = ret_errno(libc::EPERM);
 const ENOSYS: u32 = ret_errno(libc::ENOSYS);
 const AUDIT_ARCH_I386: u32 = 3 | 0x4000_0000;
+// asm-generic/ioctls.h (same on x86_64 and aarch64), written out so that
+// the test does not take its oracle from the code under test.
+pub(crate) const TIOCSTI: u64 = 0x5412;
+pub(crate) const TIOCLINUX: u64 = 0x541C;
+const TIOCGWINSZ: u64 = 0x5413;
 
 fn all_on() -> SeccompPlan {
-    SeccompPlan { allow_nested_namespaces: false, deny_affinity_changes: true }
+    SeccompPlan {
+        allow_nested_namespaces: false,
+        deny_affinity_changes: true,
+    }
 }
 
 // ---------------------------------------------------------------- table
@@ -21,8 +29,16 @@ fn all_on() -> SeccompPlan {
 fn every_rule_has_a_reason_and_a_unique_name() {
     let mut names = HashSet::new();
     for rule in rules() {
-        assert!(rule.reason.trim().len() >= 10, "seccomp rule `{}` needs a reason", rule.name);
-        assert!(names.insert(rule.name), "seccomp rule `{}` appears twice", rule.name);
+        assert!(
+            rule.reason.trim().len() >= 10,
+            "seccomp rule `{}` needs a reason",
+            rule.name
+        );
+        assert!(
+            names.insert(rule.name),
+            "seccomp rule `{}` appears twice",
+            rule.name
+        );
     }
 }
 
@@ -32,9 +48,20 @@ fn every_rule_resolves_here_or_is_explicitly_skipped() {
     let mut numbers = HashSet::new();
     for rule in rules() {
         match (rule.nr, rule.only_on) {
-            (Some(nr), _) => assert!(numbers.insert(nr), "two rules deny syscall number {nr} (`{}`)", rule.name),
-            (None, Some(only)) => assert_ne!(only, arch, "`{}` is marked {only}-only but has no number there", rule.name),
-            (None, None) => panic!("seccomp rule `{}` has no number on {arch} and is not marked arch-only", rule.name),
+            (Some(nr), _) => assert!(
+                numbers.insert(nr),
+                "two rules deny syscall number {nr} (`{}`)",
+                rule.name
+            ),
+            (None, Some(only)) => assert_ne!(
+                only, arch,
+                "`{}` is marked {only}-only but has no number there",
+                rule.name
+            ),
+            (None, None) => panic!(
+                "seccomp rule `{}` has no number on {arch} and is not marked arch-only",
+                rule.name
+            ),
         }
     }
 }
@@ -43,24 +70,85 @@ fn every_rule_resolves_here_or_is_explicitly_skipped() {
 fn the_brief_s_syscalls_are_all_in_the_table() {
     let names: HashSet<_> = rules().iter().map(|r| r.name).collect();
     for name in [
-        "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "mount", "umount2", "pivot_root", "chroot",
-        "move_mount", "open_tree", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "open_by_handle_at",
-        "name_to_handle_at", "unshare", "setns", "clone", "clone3", "bpf", "perf_event_open", "keyctl", "add_key",
-        "request_key", "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "io_uring_setup",
-        "io_uring_enter", "io_uring_register", "userfaultfd", "acct", "swapon", "swapoff", "reboot", "syslog",
-        "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "quotactl", "personality", "ioctl", "socket",
-        "sched_setaffinity", "vhangup", "fanotify_init",
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
+        "pidfd_getfd",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "chroot",
+        "move_mount",
+        "open_tree",
+        "fsopen",
+        "fsconfig",
+        "fsmount",
+        "fspick",
+        "mount_setattr",
+        "open_by_handle_at",
+        "name_to_handle_at",
+        "unshare",
+        "setns",
+        "clone",
+        "clone3",
+        "bpf",
+        "perf_event_open",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "kexec_load",
+        "kexec_file_load",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
+        "userfaultfd",
+        "acct",
+        "swapon",
+        "swapoff",
+        "reboot",
+        "syslog",
+        "settimeofday",
+        "clock_settime",
+        "clock_adjtime",
+        "adjtimex",
+        "quotactl",
+        "personality",
+        "ioctl",
+        "socket",
+        "sched_setaffinity",
+        "vhangup",
+        "fanotify_init",
     ] {
-        assert!(names.contains(name), "`{name}` missing from the seccomp table");
+        assert!(
+            names.contains(name),
+            "`{name}` missing from the seccomp table"
+        );
     }
 }
 
 #[test]
 fn plan_options_select_rules() {
-    let base = build(&SeccompPlan::default()).expect("default filter builds").rule_count();
-    let nested = build(&SeccompPlan { allow_nested_namespaces: true, ..Default::default() }).expect("builds");
-    let affinity = build(&SeccompPlan { deny_affinity_changes: true, ..Default::default() }).expect("builds");
-    assert_eq!(nested.rule_count(), base - 4, "unshare, setns, clone, clone3 are dropped");
+    let base = build(&SeccompPlan::default())
+        .expect("default filter builds")
+        .rule_count();
+    let nested = build(&SeccompPlan {
+        allow_nested_namespaces: true,
+        ..Default::default()
+    })
+    .expect("builds");
+    let affinity = build(&SeccompPlan {
+        deny_affinity_changes: true,
+        ..Default::default()
+    })
+    .expect("builds");
+    assert_eq!(
+        nested.rule_count(),
+        base - 4,
+        "unshare, setns, clone, clone3 are dropped"
+    );
     assert_eq!(affinity.rule_count(), base + 1);
 }
 
@@ -90,7 +178,11 @@ fn eval(program: &[libc::sock_filter], d: &Data) -> (u32, bool) {
                     16..=63 => {
                         read_args = true;
                         let arg = d.args[(k as usize - 16) / 8];
-                        if (k - 16) % 8 == 4 { (arg >> 32) as u32 } else { arg as u32 }
+                        if (k - 16) % 8 == 4 {
+                            (arg >> 32) as u32
+                        } else {
+                            arg as u32
+                        }
                     }
                     _ => panic!("load from offset {k}"),
                 }
@@ -108,7 +200,15 @@ fn eval(program: &[libc::sock_filter], d: &Data) -> (u32, bool) {
 }
 
 fn decide(filter: &Filter, nr: i64, args: [u64; 6]) -> u32 {
-    eval(&filter.program, &Data { nr: nr as u32, arch: NATIVE_ARCH, args }).0
+    eval(
+        &filter.program,
+        &Data {
+            nr: nr as u32,
+            arch: NATIVE_ARCH,
+            args,
+        },
+    )
+    .0
 }
 
 #[test]
@@ -116,12 +216,27 @@ fn number_only_everywhere_except_the_narrowed_rules() {
     let filter = build(&all_on()).expect("filter builds");
     let table: Vec<_> = rules().iter().filter(|r| applies(r, &all_on())).collect();
     for nr in 0..1024i64 {
-        let (action, read_args) = eval(&filter.program, &Data { nr: nr as u32, arch: NATIVE_ARCH, args: [0; 6] });
+        let (action, read_args) = eval(
+            &filter.program,
+            &Data {
+                nr: nr as u32,
+                arch: NATIVE_ARCH,
+                args: [0; 6],
+            },
+        );
         match table.iter().find(|r| r.nr == Some(nr)) {
-            None => assert_eq!((action, read_args), (ALLOW, false), "syscall {nr} is not in the table"),
+            None => assert_eq!(
+                (action, read_args),
+                (ALLOW, false),
+                "syscall {nr} is not in the table"
+            ),
             Some(rule) => match (rule.args, rule.action) {
-                (Args::Any, Action::Eperm) => assert_eq!((action, read_args), (EPERM, false), "{}", rule.name),
-                (Args::Any, Action::Enosys) => assert_eq!((action, read_args), (ENOSYS, false), "{}", rule.name),
+                (Args::Any, Action::Eperm) => {
+                    assert_eq!((action, read_args), (EPERM, false), "{}", rule.name)
+                }
+                (Args::Any, Action::Enosys) => {
+                    assert_eq!((action, read_args), (ENOSYS, false), "{}", rule.name)
+                }
                 (Args::AnyOf(_), _) => assert!(read_args, "{} reads its arguments", rule.name),
             },
         }
@@ -131,13 +246,36 @@ fn number_only_everywhere_except_the_narrowed_rules() {
 #[test]
 fn guards_for_x32_and_foreign_architectures() {
     let filter = build(&SeccompPlan::default()).expect("filter builds");
-    let run = |nr: u32, arch: u32| eval(&filter.program, &Data { nr, arch, args: [0; 6] }).0;
-    let foreign = if NATIVE_ARCH == AUDIT_ARCH_X86_64 { AUDIT_ARCH_I386 } else { AUDIT_ARCH_X86_64 };
+    let run = |nr: u32, arch: u32| {
+        eval(
+            &filter.program,
+            &Data {
+                nr,
+                arch,
+                args: [0; 6],
+            },
+        )
+        .0
+    };
+    let foreign = if NATIVE_ARCH == AUDIT_ARCH_X86_64 {
+        AUDIT_ARCH_I386
+    } else {
+        AUDIT_ARCH_X86_64
+    };
     assert_eq!(run(20, foreign), libc::SECCOMP_RET_KILL_PROCESS);
-    assert_eq!(run(0, AUDIT_ARCH_AARCH64 ^ NATIVE_ARCH ^ AUDIT_ARCH_X86_64), libc::SECCOMP_RET_KILL_PROCESS);
+    assert_eq!(
+        run(0, AUDIT_ARCH_AARCH64 ^ NATIVE_ARCH ^ AUDIT_ARCH_X86_64),
+        libc::SECCOMP_RET_KILL_PROCESS
+    );
     if cfg!(target_arch = "x86_64") {
-        assert_eq!(run(X32_SYSCALL_BIT | libc::SYS_getpid as u32, NATIVE_ARCH), EPERM);
-        assert_eq!(run(X32_SYSCALL_BIT | libc::SYS_ptrace as u32, NATIVE_ARCH), EPERM);
+        assert_eq!(
+            run(X32_SYSCALL_BIT | libc::SYS_getpid as u32, NATIVE_ARCH),
+            EPERM
+        );
+        assert_eq!(
+            run(X32_SYSCALL_BIT | libc::SYS_ptrace as u32, NATIVE_ARCH),
+            EPERM
+        );
         assert_eq!(run(u32::MAX, NATIVE_ARCH), EPERM);
     }
 }
@@ -145,20 +283,31 @@ fn guards_for_x32_and_foreign_architectures() {
 #[test]
 fn argument_rules_decide_on_the_low_32_bits() {
     let f = build(&SeccompPlan::default()).expect("filter builds");
-    let (raw, cloexec, nonblock) = (libc::SOCK_RAW as u64, libc::SOCK_CLOEXEC as u64, libc::SOCK_NONBLOCK as u64);
+    let (raw, cloexec, nonblock) = (
+        libc::SOCK_RAW as u64,
+        libc::SOCK_CLOEXEC as u64,
+        libc::SOCK_NONBLOCK as u64,
+    );
     let sock = |domain: i32, ty: u64| decide(&f, libc::SYS_socket, [domain as u64, ty, 0, 0, 0, 0]);
     assert_eq!(sock(libc::AF_INET, raw | cloexec | nonblock), EPERM);
     assert_eq!(sock(libc::AF_INET6, raw), EPERM);
     assert_eq!(sock(libc::AF_PACKET, libc::SOCK_DGRAM as u64), EPERM);
     assert_eq!(sock(libc::AF_NETLINK, raw | cloexec), ALLOW);
-    assert_eq!(sock(libc::AF_INET, libc::SOCK_STREAM as u64 | cloexec), ALLOW);
+    assert_eq!(
+        sock(libc::AF_INET, libc::SOCK_STREAM as u64 | cloexec),
+        ALLOW
+    );
     assert_eq!(sock(libc::AF_UNIX, libc::SOCK_SEQPACKET as u64), ALLOW);
 
     let ioctl = |req: u64| decide(&f, libc::SYS_ioctl, [0, req, 0, 0, 0, 0]);
-    assert_eq!(ioctl(libc::TIOCSTI as u64), EPERM);
-    assert_eq!(ioctl(libc::TIOCSTI as u64 | 0xdead_0000_0000), EPERM, "high bits are ignored by the kernel");
-    assert_eq!(ioctl(libc::TIOCLINUX as u64), EPERM);
-    assert_eq!(ioctl(libc::TIOCGWINSZ as u64), ALLOW);
+    assert_eq!(ioctl(TIOCSTI), EPERM);
+    assert_eq!(
+        ioctl(TIOCSTI | 0xdead_0000_0000),
+        EPERM,
+        "high bits are ignored by the kernel"
+    );
+    assert_eq!(ioctl(TIOCLINUX), EPERM);
+    assert_eq!(ioctl(TIOCGWINSZ), ALLOW);
 
     let persona = |p: u64| decide(&f, libc::SYS_personality, [p, 0, 0, 0, 0, 0]);
     assert_eq!(persona(0), ALLOW);
@@ -168,15 +317,41 @@ fn argument_rules_decide_on_the_low_32_bits() {
 
     let clone = |flags: u64| decide(&f, libc::SYS_clone, [flags, 0, 0, 0, 0, 0]);
     assert_eq!(clone(libc::SIGCHLD as u64), ALLOW);
-    assert_eq!(clone((libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64), ALLOW);
-    for flag in [libc::CLONE_NEWNS, libc::CLONE_NEWUSER, libc::CLONE_NEWPID, libc::CLONE_NEWNET, libc::CLONE_NEWUTS, libc::CLONE_NEWIPC, libc::CLONE_NEWCGROUP] {
-        assert_eq!(clone(flag as u64 | libc::SIGCHLD as u64), EPERM, "clone flag {flag:#x}");
+    assert_eq!(
+        clone((libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64),
+        ALLOW
+    );
+    for flag in [
+        libc::CLONE_NEWNS,
+        libc::CLONE_NEWUSER,
+        libc::CLONE_NEWPID,
+        libc::CLONE_NEWNET,
+        libc::CLONE_NEWUTS,
+        libc::CLONE_NEWIPC,
+        libc::CLONE_NEWCGROUP,
+    ] {
+        assert_eq!(
+            clone(flag as u64 | libc::SIGCHLD as u64),
+            EPERM,
+            "clone flag {flag:#x}"
+        );
     }
     assert_eq!(decide(&f, libc::SYS_clone3, [0; 6]), ENOSYS);
     assert_eq!(decide(&f, libc::SYS_sched_setaffinity, [0; 6]), ALLOW);
 
-    let nested = build(&SeccompPlan { allow_nested_namespaces: true, deny_affinity_changes: true }).expect("builds");
-    assert_eq!(decide(&nested, libc::SYS_clone, [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0]), ALLOW);
+    let nested = build(&SeccompPlan {
+        allow_nested_namespaces: true,
+        deny_affinity_changes: true,
+    })
+    .expect("builds");
+    assert_eq!(
+        decide(
+            &nested,
+            libc::SYS_clone,
+            [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0]
+        ),
+        ALLOW
+    );
     assert_eq!(decide(&nested, libc::SYS_clone3, [0; 6]), ALLOW);
     assert_eq!(decide(&nested, libc::SYS_unshare, [0; 6]), ALLOW);
     assert_eq!(decide(&nested, libc::SYS_sched_setaffinity, [0; 6]), EPERM);

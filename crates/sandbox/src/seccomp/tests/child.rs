@@ -52,10 +52,11 @@ pub(crate) fn fork_child(body: impl FnOnce() -> i32) -> WaitStatus {
 
 /// Runs `body` in a forked child and returns the probe outcomes it
 /// reported. `body` returns `Err(what)` when its setup failed.
-pub(crate) fn in_child<const N: usize>(body: impl FnOnce() -> Result<[i64; N], &'static str>) -> [i64; N] {
+pub(crate) fn in_child<const N: usize>(
+    body: impl FnOnce() -> Result<[i64; N], &'static str>,
+) -> [i64; N] {
     let (rx, tx) = pipe().expect("pipe");
     let status = fork_child(|| {
-        drop(rx);
         let (code, bytes): (i32, Vec<u8>) = match body() {
             Ok(results) => (0, results.iter().flat_map(|r| r.to_ne_bytes()).collect()),
             Err(what) => (1, what.as_bytes().to_vec()),
@@ -65,7 +66,9 @@ pub(crate) fn in_child<const N: usize>(body: impl FnOnce() -> Result<[i64; N], &
     });
     drop(tx);
     let mut buf = Vec::new();
-    std::fs::File::from(rx).read_to_end(&mut buf).expect("read from child");
+    std::fs::File::from(rx)
+        .read_to_end(&mut buf)
+        .expect("read from child");
     match status {
         WaitStatus::Exited(_, 0) => {}
         WaitStatus::Exited(_, 1) => panic!("child setup failed: {}", String::from_utf8_lossy(&buf)),
@@ -102,11 +105,18 @@ pub(crate) fn no_new_privs() -> Result<(), &'static str> {
 }
 
 /// Enters a new user and network namespace when the kernel lets this user
-/// do so, so that capability-gated calls (raw sockets, unshare) succeed
-/// without the filter and a denial can only come from it. Returns whether
-/// it did.
+/// do so, mapping the current ids to 0 inside, so that capability-gated
+/// calls (raw sockets, nested unshare) succeed without the filter and a
+/// denial can only come from it. Returns whether it did.
 pub(crate) fn try_own_namespaces() -> bool {
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     // SAFETY: unshare with flag arguments only; the child is single-threaded.
-    let rc = unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) };
-    rc == 0
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } != 0 {
+        return false;
+    }
+    // Without a mapping, nested user namespaces fail with EPERM.
+    std::fs::write("/proc/self/setgroups", "deny").is_ok()
+        && std::fs::write("/proc/self/uid_map", format!("0 {uid} 1")).is_ok()
+        && std::fs::write("/proc/self/gid_map", format!("0 {gid} 1")).is_ok()
 }

