@@ -6,7 +6,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "corral", version, about = "A runtime guard for autonomous AI agents: run a command in a least-privilege Linux sandbox")]
+#[command(
+    name = "corral",
+    version,
+    about = "A runtime guard for autonomous AI agents: run a command in a least-privilege Linux sandbox"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -15,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command inside a sandbox described by a policy.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate or display policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -31,7 +35,7 @@ pub enum PolicyCommand {
         file: PathBuf,
     },
     /// Print the effective policy as TOML, after the profile, the file and the flags are merged.
-    Show(PolicyArgs),
+    Show(Box<PolicyArgs>),
 }
 
 /// Flags that shape the effective policy (shared by `run` and `policy show`).
@@ -91,9 +95,13 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
     let (k, v) = s
         .split_once('=')
         .ok_or_else(|| format!("label {s:?} must be KEY=VALUE, e.g. episode=17"))?;
-    let valid_key = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    let valid_key = !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if !valid_key {
-        return Err(format!("label key {k:?} must be non-empty and use only letters, digits, '_', '-' and '.'"));
+        return Err(format!(
+            "label key {k:?} must be non-empty and use only letters, digits, '_', '-' and '.'"
+        ));
     }
     Ok((k.to_string(), v.to_string()))
 }

@@ -56,7 +56,9 @@ pub fn prepare(plan: &Plan, run_id: &str) -> Result<Layers> {
                 }
                 if limits.cpus.is_some() {
                     missing.push(Missing {
-                        what: format!("cpus limit: no cgroup ({reason}); the CPU limit is not enforced"),
+                        what: format!(
+                            "cpus limit: no cgroup ({reason}); the CPU limit is not enforced"
+                        ),
                         fix: fix.clone(),
                     });
                 }
@@ -64,15 +66,22 @@ pub fn prepare(plan: &Plan, run_id: &str) -> Result<Layers> {
             _ => match cgroup::create(&support, run_id, limits) {
                 Ok(cg) => cgroup = Some(cg),
                 Err(e) if plan.allow_degraded => {
-                    missing.push(Missing { what: format!("cgroup limits: {e}"), fix: String::new() });
+                    missing.push(Missing {
+                        what: format!("cgroup limits: {e}"),
+                        fix: String::new(),
+                    });
                     memory_rlimit_fallback = limits.memory_bytes.is_some();
                 }
-                Err(e) => return Err(e).context("cannot create the sandbox's cgroup (pass --allow-degraded to run without it)"),
+                Err(e) => return Err(e).context(
+                    "cannot create the sandbox's cgroup (pass --allow-degraded to run without it)",
+                ),
             },
         }
     }
     if !missing.is_empty() && !plan.allow_degraded {
-        let mut msg = String::from("refusing to run: the policy needs isolation this machine cannot provide:");
+        let mut msg = String::from(
+            "refusing to run: the policy needs isolation this machine cannot provide:",
+        );
         for m in &missing {
             let _ = write!(msg, "\n  - {}", m.what);
             if !m.fix.is_empty() {
@@ -141,7 +150,12 @@ impl Layers {
 }
 
 pub fn human_bytes(b: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+    const UNITS: [(&str, u64); 4] = [
+        ("T", 1 << 40),
+        ("G", 1 << 30),
+        ("M", 1 << 20),
+        ("K", 1 << 10),
+    ];
     for (name, size) in UNITS {
         if b >= size && b % size == 0 {
             return format!("{}{name}", b / size);

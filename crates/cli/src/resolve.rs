@@ -5,9 +5,10 @@
 use anyhow::{bail, Context, Result};
 use corral_policy::Policy;
 use corral_sandbox::fsplan::{self, FsRequest, FsResolved};
-use corral_sandbox::plan::{Ids, LimitsPlan, Plan, SeccompPlan};
+use corral_sandbox::plan::{Ids, LimitsPlan, Plan, SeccompPlan, ISOLATED_HOST_ID};
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The default PATH when the caller's environment has none.
@@ -26,13 +27,17 @@ pub struct Resolved {
 }
 
 pub fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
 }
 
 /// `~` and `~/x` become the caller's home; other paths are left alone.
 pub fn expand_tilde(s: &str, home: Option<&Path>) -> Result<String> {
     if s == "~" || s.starts_with("~/") {
-        let home = home.context("a path starts with `~` but $HOME is not set; set HOME or use an absolute path")?;
+        let home = home.context(
+            "a path starts with `~` but $HOME is not set; set HOME or use an absolute path",
+        )?;
         Ok(format!("{}{}", home.display(), &s[1..]))
     } else {
         Ok(s.to_string())
@@ -42,19 +47,35 @@ pub fn expand_tilde(s: &str, home: Option<&Path>) -> Result<String> {
 fn absolute(s: &str, base: &Path, home: Option<&Path>) -> Result<PathBuf> {
     let expanded = expand_tilde(s, home)?;
     let p = Path::new(&expanded);
-    Ok(fsplan::normalize(&if p.is_absolute() { p.to_path_buf() } else { base.join(p) }))
+    Ok(fsplan::normalize(&if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }))
 }
 
 pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
     let home = home_dir();
     let home = home.as_deref();
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let ws_given = policy.filesystem.workspace.as_deref().map(|w| absolute(w, &cwd, home)).transpose()?;
+    let ws_given = policy
+        .filesystem
+        .workspace
+        .as_deref()
+        .map(|w| absolute(w, &cwd, home))
+        .transpose()?;
     let ws_path = ws_given.unwrap_or_else(|| cwd.clone());
-    let workspace = std::fs::canonicalize(&ws_path)
-        .with_context(|| format!("workspace {}: cannot open it; create it or pass --workspace DIR", ws_path.display()))?;
+    let workspace = std::fs::canonicalize(&ws_path).with_context(|| {
+        format!(
+            "workspace {}: cannot open it; create it or pass --workspace DIR",
+            ws_path.display()
+        )
+    })?;
     if !workspace.is_dir() {
-        bail!("workspace {} is not a directory; pass --workspace DIR", workspace.display());
+        bail!(
+            "workspace {} is not a directory; pass --workspace DIR",
+            workspace.display()
+        );
     }
     let fs = &policy.filesystem;
     let abs_list = |list: &[String]| -> Result<Vec<PathBuf>> {
@@ -69,30 +90,42 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         write: abs_list(&fs.write)?,
         deny_read: pattern_list(&fs.deny_read)?,
         protected: pattern_list(&fs.protected)?,
+        home: home.map(Path::to_path_buf),
+        switched_ids: None,
+    };
+    let ids = identity(policy, &workspace);
+    let req = FsRequest {
+        switched_ids: ids.from_root.then_some((ids.outside_uid, ids.outside_gid)),
+        ..req
     };
     let fs_resolved = fsplan::resolve(&req)?;
 
-    let outside_uid = nix::unistd::getuid().as_raw();
-    let outside_gid = nix::unistd::getgid().as_raw();
-    let default_id = |outside: u32| if outside == 0 { ROOT_CALLER_INSIDE_ID } else { outside };
-    let ids = Ids {
-        inside_uid: policy.process.uid.unwrap_or_else(|| default_id(outside_uid)),
-        inside_gid: policy.process.gid.unwrap_or_else(|| default_id(outside_gid)),
-        outside_uid,
-        outside_gid,
+    let cwd_inside = if cwd.starts_with(&workspace) {
+        cwd.clone()
+    } else {
+        workspace.clone()
     };
-
-    let cwd_inside = if cwd.starts_with(&workspace) { cwd.clone() } else { workspace.clone() };
     let cwd_inside = std::fs::canonicalize(&cwd_inside).unwrap_or(cwd_inside);
     let cwd_visible = cwd_inside.starts_with(&workspace);
     let l = &policy.limits;
     let plan = Plan {
-        argv: argv.iter().map(|a| cstring(a.as_bytes(), "command argument")).collect::<Result<_>>()?,
+        argv: argv
+            .iter()
+            .map(|a| cstring(a.as_bytes(), "command argument"))
+            .collect::<Result<_>>()?,
         env: environment(policy)?,
-        cwd: if cwd_visible { cwd_inside } else { workspace.clone() },
+        cwd: if cwd_visible {
+            cwd_inside
+        } else {
+            workspace.clone()
+        },
         fs: fs_resolved.fs.clone(),
         ids,
-        hostname: policy.process.hostname.clone().unwrap_or_else(|| "corral".into()),
+        hostname: policy
+            .process
+            .hostname
+            .clone()
+            .unwrap_or_else(|| "corral".into()),
         seccomp: SeccompPlan {
             allow_nested_namespaces: policy.sandbox.dangerously_allow_nested_namespaces,
             deny_affinity_changes: false,
@@ -108,7 +141,45 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         },
         allow_degraded: policy.sandbox.dangerously_allow_degraded,
     };
-    Ok(Resolved { plan, fs: fs_resolved, fs_request: req })
+    Ok(Resolved {
+        plan,
+        fs: fs_resolved,
+        fs_request: req,
+    })
+}
+
+/// The sandbox's ids. An unprivileged caller's sandbox has the caller's
+/// host ids. A root caller's sandbox never has uid 0 on the host: it takes
+/// the workspace owner's ids when that is not root, else
+/// [`ISOLATED_HOST_ID`] (root-owned writable paths are then idmapped).
+/// Inside, the uid is the caller's own, or 1000 for a root caller, unless
+/// the policy sets `process.uid`.
+fn identity(policy: &Policy, workspace: &Path) -> Ids {
+    let caller_uid = nix::unistd::getuid().as_raw();
+    let caller_gid = nix::unistd::getgid().as_raw();
+    let from_root = caller_uid == 0;
+    let (outside_uid, outside_gid) = if from_root {
+        match std::fs::metadata(workspace) {
+            Ok(m) if m.uid() != 0 => (m.uid(), m.gid()),
+            _ => (ISOLATED_HOST_ID, ISOLATED_HOST_ID),
+        }
+    } else {
+        (caller_uid, caller_gid)
+    };
+    let default_id = |caller: u32| {
+        if from_root {
+            ROOT_CALLER_INSIDE_ID
+        } else {
+            caller
+        }
+    };
+    Ids {
+        inside_uid: policy.process.uid.unwrap_or_else(|| default_id(caller_uid)),
+        inside_gid: policy.process.gid.unwrap_or_else(|| default_id(caller_gid)),
+        outside_uid,
+        outside_gid,
+        from_root,
+    }
 }
 
 fn cstring(bytes: &[u8], what: &str) -> Result<CString> {

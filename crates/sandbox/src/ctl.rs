@@ -39,7 +39,10 @@ impl Stage {
 pub enum Msg {
     Go,
     PtyMaster(OwnedFd),
-    Failed { stage: Stage, message: String },
+    Failed {
+        stage: Stage,
+        message: String,
+    },
     /// Raw `waitpid` status of the command.
     Exited(i32),
 }
@@ -83,9 +86,13 @@ pub fn send(fd: RawFd, msg: &Msg) -> io::Result<()> {
         }
     }
     let iov = [IoSlice::new(&buf)];
-    let cmsgs: Vec<ControlMessage<'_>> =
-        if fds.is_empty() { Vec::new() } else { vec![ControlMessage::ScmRights(&fds)] };
-    socket::sendmsg::<()>(fd, &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None).map_err(io::Error::from)?;
+    let cmsgs: Vec<ControlMessage<'_>> = if fds.is_empty() {
+        Vec::new()
+    } else {
+        vec![ControlMessage::ScmRights(&fds)]
+    };
+    socket::sendmsg::<()>(fd, &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None)
+        .map_err(io::Error::from)?;
     Ok(())
 }
 

@@ -22,6 +22,12 @@ pub struct FsRequest {
     /// Paths kept read-only inside writable trees (absolute, or relative to
     /// each writable path; globs allowed).
     pub protected: Vec<String>,
+    /// The caller's home directory, if any.
+    pub home: Option<PathBuf>,
+    /// When root starts the sandbox under another host identity: that
+    /// uid and gid. Directories they cannot traverse on the way to a bound
+    /// path or to the home directory are replaced by a private tmpfs.
+    pub switched_ids: Option<(u32, u32)>,
 }
 
 /// What the filesystem resolution produced.
@@ -38,9 +44,17 @@ pub struct FsResolved {
 #[derive(Debug, thiserror::Error)]
 pub enum FsPlanError {
     #[error("filesystem.{key}: {path}: {source}; create it or remove it from the policy")]
-    Missing { key: &'static str, path: PathBuf, source: std::io::Error },
+    Missing {
+        key: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("filesystem.{key}: invalid glob {pattern:?}: {message}")]
-    Glob { key: &'static str, pattern: String, message: String },
+    Glob {
+        key: &'static str,
+        pattern: String,
+        message: String,
+    },
     #[error("filesystem.{key}: {path} must be an absolute path")]
     Relative { key: &'static str, path: PathBuf },
 }
@@ -67,7 +81,10 @@ const DEVICE_PATHS: [&str; 9] = [
 pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
     for (key, list) in [("read", &req.read), ("write", &req.write)] {
         if let Some(p) = list.iter().find(|p| !p.is_absolute()) {
-            return Err(FsPlanError::Relative { key, path: p.clone() });
+            return Err(FsPlanError::Relative {
+                key,
+                path: p.clone(),
+            });
         }
     }
     let host_root = req.read.iter().any(|p| p == Path::new("/"));
@@ -78,21 +95,34 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
         ll_read.push(PathBuf::from("/"));
         for (dir, mode) in PRIVATE_TMPFS {
             if Path::new(dir).is_dir() && !is_symlink(Path::new(dir)) {
-                ops.push(MountOp::Tmpfs { dst: dir.into(), mode });
+                ops.push(MountOp::Tmpfs {
+                    dst: dir.into(),
+                    mode,
+                });
             }
         }
         // Read paths that a private tmpfs would hide are bound back in.
         for path in &req.read {
             let hidden = PRIVATE_TMPFS.iter().any(|(dir, _)| path.starts_with(dir));
             if hidden && path.exists() {
-                let real = std::fs::canonicalize(path)
-                    .map_err(|source| FsPlanError::Missing { key: "read", path: path.clone(), source })?;
-                ops.push(MountOp::Bind { src: real.clone(), dst: real.clone(), writable: false });
+                let real = std::fs::canonicalize(path).map_err(|source| FsPlanError::Missing {
+                    key: "read",
+                    path: path.clone(),
+                    source,
+                })?;
+                ops.push(MountOp::Bind {
+                    src: real.clone(),
+                    dst: real.clone(),
+                    writable: false,
+                });
                 ll_read.push(real);
             }
         }
     } else {
-        ops.push(MountOp::Tmpfs { dst: "/tmp".into(), mode: 0o1777 });
+        ops.push(MountOp::Tmpfs {
+            dst: "/tmp".into(),
+            mode: 0o1777,
+        });
         let mut reads: Vec<PathBuf> = req.read.clone();
         let mut i = 0;
         while i < reads.len() {
@@ -102,17 +132,29 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
                 // Missing system directories (say /lib32) are simply skipped.
                 Err(_) => continue,
                 Ok(meta) if meta.file_type().is_symlink() => {
-                    let target = std::fs::read_link(&path)
-                        .map_err(|source| FsPlanError::Missing { key: "read", path: path.clone(), source })?;
-                    let resolved = std::fs::canonicalize(&path)
-                        .map_err(|source| FsPlanError::Missing { key: "read", path: path.clone(), source })?;
+                    let target =
+                        std::fs::read_link(&path).map_err(|source| FsPlanError::Missing {
+                            key: "read",
+                            path: path.clone(),
+                            source,
+                        })?;
+                    let resolved =
+                        std::fs::canonicalize(&path).map_err(|source| FsPlanError::Missing {
+                            key: "read",
+                            path: path.clone(),
+                            source,
+                        })?;
                     ops.push(MountOp::Symlink { target, dst: path });
                     if !reads.contains(&resolved) {
                         reads.push(resolved);
                     }
                 }
                 Ok(_) => {
-                    ops.push(MountOp::Bind { src: path.clone(), dst: path.clone(), writable: false });
+                    ops.push(MountOp::Bind {
+                        src: path.clone(),
+                        dst: path.clone(),
+                        writable: false,
+                    });
                     ll_read.push(path);
                 }
             }
@@ -121,27 +163,65 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
 
     let writable = writable_roots(req)?;
     for w in &writable {
-        ops.push(MountOp::Bind { src: w.clone(), dst: w.clone(), writable: true });
+        ops.push(MountOp::Bind {
+            src: w.clone(),
+            dst: w.clone(),
+            writable: true,
+        });
+    }
+    if let (true, Some(ids)) = (host_root, req.switched_ids) {
+        let bound: Vec<PathBuf> = ops
+            .iter()
+            .filter_map(|op| {
+                if let MountOp::Bind { dst, .. } = op {
+                    Some(dst.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for dir in untraversable(&bound, req.home.as_deref(), ids) {
+            ops.push(MountOp::Tmpfs {
+                dst: dir,
+                mode: 0o755,
+            });
+        }
     }
     ops.push(MountOp::Dev);
     ops.push(MountOp::Proc);
 
     // A path exists inside the sandbox when a bind shows it, or when the
     // host tree is the root and no private tmpfs covers it.
-    let tmpfs_dirs: Vec<&PathBuf> =
-        ops.iter().filter_map(|op| if let MountOp::Tmpfs { dst, .. } = op { Some(dst) } else { None }).collect();
+    let tmpfs_dirs: Vec<&PathBuf> = ops
+        .iter()
+        .filter_map(|op| {
+            if let MountOp::Tmpfs { dst, .. } = op {
+                Some(dst)
+            } else {
+                None
+            }
+        })
+        .collect();
     let visible = |p: &Path| {
-        ll_read.iter().chain(&writable).any(|root| root != Path::new("/") && p.starts_with(root))
+        ll_read
+            .iter()
+            .chain(&writable)
+            .any(|root| root != Path::new("/") && p.starts_with(root))
             || (host_root && !tmpfs_dirs.iter().any(|t| p.starts_with(t)))
     };
     let masked: Vec<PathBuf> = expand("deny_read", &req.deny_read, &writable)?
         .into_iter()
         .filter(|p| visible(p))
         .collect();
-    let protected: Vec<PathBuf> =
-        protected_in(req, &writable)?.into_iter().filter(|p| !masked.iter().any(|m| p.starts_with(m))).collect();
+    let protected: Vec<PathBuf> = protected_in(req, &writable)?
+        .into_iter()
+        .filter(|p| !masked.iter().any(|m| p.starts_with(m)))
+        .collect();
     for path in &masked {
-        ops.push(MountOp::Mask { path: path.clone(), is_dir: path.is_dir() });
+        ops.push(MountOp::Mask {
+            path: path.clone(),
+            is_dir: path.is_dir(),
+        });
     }
     // Each directory between a writable root and a protected path becomes a
     // mount point (a read-write bind onto itself), so it cannot be renamed
@@ -149,7 +229,9 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
     // would step around the protection.
     let mut pins: Vec<PathBuf> = Vec::new();
     for path in &protected {
-        let Some(root) = writable.iter().find(|w| path.starts_with(w)) else { continue };
+        let Some(root) = writable.iter().find(|w| path.starts_with(w)) else {
+            continue;
+        };
         let mut dir = path.parent();
         while let Some(d) = dir.filter(|d| d != root && d.starts_with(root)) {
             if !pins.iter().any(|p| p == d) && !writable.iter().any(|w| w == d) {
@@ -159,7 +241,11 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
         }
     }
     for pin in pins {
-        ops.push(MountOp::Bind { src: pin.clone(), dst: pin, writable: true });
+        ops.push(MountOp::Bind {
+            src: pin.clone(),
+            dst: pin,
+            writable: true,
+        });
     }
     for path in &protected {
         ops.push(MountOp::Protect { path: path.clone() });
@@ -183,15 +269,69 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
         write: write_ll,
         devices: DEVICE_PATHS.iter().map(PathBuf::from).collect(),
     };
-    Ok(FsResolved { fs: FsPlan { root: if host_root { RootKind::HostReadOnly } else { RootKind::Empty }, mounts: ops }, landlock, masked, protected })
+    Ok(FsResolved {
+        fs: FsPlan {
+            root: if host_root {
+                RootKind::HostReadOnly
+            } else {
+                RootKind::Empty
+            },
+            mounts: ops,
+        },
+        landlock,
+        masked,
+        protected,
+    })
+}
+
+/// The highest directories that `ids` cannot traverse on the way to each
+/// bound path (its ancestors) and to `home` (itself included). Behind such
+/// a directory the sandbox could not reach the bind at all; a private
+/// tmpfs in its place holds just the path down to the bind (and an empty,
+/// private home).
+fn untraversable(bound: &[PathBuf], home: Option<&Path>, ids: (u32, u32)) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let traversable = |dir: &Path| {
+        std::fs::metadata(dir).is_ok_and(|m| {
+            let mode = m.mode();
+            mode & 0o001 != 0
+                || (m.uid() == ids.0 && mode & 0o100 != 0)
+                || (m.gid() == ids.1 && mode & 0o010 != 0)
+        })
+    };
+    let mut out: Vec<PathBuf> = Vec::new();
+    let targets = bound
+        .iter()
+        .map(|b| (b.as_path(), false))
+        .chain(home.map(|h| (h, true)));
+    for (target, include_self) in targets {
+        let mut chain: Vec<&Path> = target.ancestors().collect();
+        chain.reverse();
+        if !include_self {
+            chain.pop();
+        }
+        if let Some(dir) = chain
+            .into_iter()
+            .find(|d| *d != Path::new("/") && !traversable(d))
+        {
+            if !out.iter().any(|o| dir.starts_with(o)) {
+                out.retain(|o| !o.starts_with(dir));
+                out.push(dir.to_path_buf());
+            }
+        }
+    }
+    out
 }
 
 /// The workspace and the `write` paths, canonical and deduplicated.
 fn writable_roots(req: &FsRequest) -> Result<Vec<PathBuf>, FsPlanError> {
     let mut writable: Vec<PathBuf> = vec![req.workspace.clone()];
     for w in &req.write {
-        let real = std::fs::canonicalize(w)
-            .map_err(|source| FsPlanError::Missing { key: "write", path: w.clone(), source })?;
+        let real = std::fs::canonicalize(w).map_err(|source| FsPlanError::Missing {
+            key: "write",
+            path: w.clone(),
+            source,
+        })?;
         if !writable.contains(&real) {
             writable.push(real);
         }
@@ -241,7 +381,11 @@ fn has_glob(s: &str) -> bool {
 /// Expands patterns to existing paths. Absolute entries name themselves
 /// (or glob from their fixed prefix); relative ones are matched in every
 /// writable root.
-fn expand(key: &'static str, patterns: &[String], roots: &[PathBuf]) -> Result<Vec<PathBuf>, FsPlanError> {
+fn expand(
+    key: &'static str,
+    patterns: &[String],
+    roots: &[PathBuf],
+) -> Result<Vec<PathBuf>, FsPlanError> {
     let mut out: Vec<PathBuf> = Vec::new();
     // Symlinks are resolved now, on the host's view: the mounts are made in
     // a staging tree where an absolute symlink would point back to the host
@@ -275,7 +419,11 @@ fn expand(key: &'static str, patterns: &[String], roots: &[PathBuf]) -> Result<V
         let glob = GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
-            .map_err(|e| FsPlanError::Glob { key, pattern: pattern.clone(), message: e.kind().to_string() })?
+            .map_err(|e| FsPlanError::Glob {
+                key,
+                pattern: pattern.clone(),
+                message: e.kind().to_string(),
+            })?
             .compile_matcher();
         if is_abs {
             let prefix: PathBuf = Path::new(pattern)
@@ -284,11 +432,16 @@ fn expand(key: &'static str, patterns: &[String], roots: &[PathBuf]) -> Result<V
                 .collect();
             let depth = Path::new(pattern).components().count() - prefix.components().count();
             let recursive = pattern.contains("**");
-            walk(&prefix, &prefix, if recursive { usize::MAX } else { depth }, &mut |p, _| {
-                if glob.is_match(p) {
-                    push(p.to_path_buf());
-                }
-            });
+            walk(
+                &prefix,
+                &prefix,
+                if recursive { usize::MAX } else { depth },
+                &mut |p, _| {
+                    if glob.is_match(p) {
+                        push(p.to_path_buf());
+                    }
+                },
+            );
         } else {
             relative_globs.push(glob);
         }
@@ -310,7 +463,9 @@ fn walk(root: &Path, dir: &Path, depth: usize, f: &mut dyn FnMut(&Path, &Path)) 
     if depth == 0 {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let rel = path.strip_prefix(root).unwrap_or(&path);

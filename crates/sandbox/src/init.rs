@@ -37,6 +37,8 @@ pub(crate) struct InitCtx<'a> {
     pub landlock: bool,
     /// Signals the supervisor blocked and init forwards.
     pub signals: SigSet,
+    /// Per mount op, a detached clone the supervisor made (idmapped binds).
+    pub premade: Vec<Option<RawFd>>,
 }
 
 /// The sandbox's pid 1. Never returns.
@@ -62,21 +64,36 @@ fn setup_err<'a>(what: &'a str) -> impl FnOnce(io::Error) -> (Stage, String) + u
 
 fn run(ctx: &InitCtx<'_>) -> StepResult<i32> {
     // If the supervisor dies, so does init, and with it the whole pid namespace.
-    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).map_err(setup_err("set parent-death signal"))?;
+    sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+        .map_err(setup_err("set parent-death signal"))?;
     if ctx.wait_for_go {
         match ctl::recv(ctx.ctl) {
             Ok(Some(Msg::Go)) => {}
-            _ => return Err((Stage::Setup, "supervisor went away before the sandbox started".into())),
+            _ => {
+                return Err((
+                    Stage::Setup,
+                    "supervisor went away before the sandbox started".into(),
+                ))
+            }
         }
         sys::unshare(libc::CLONE_NEWCGROUP).map_err(setup_err("create cgroup namespace"))?;
     } else if supervisor_gone(ctx.ctl) {
-        return Err((Stage::Setup, "supervisor went away before the sandbox started".into()));
+        return Err((
+            Stage::Setup,
+            "supervisor went away before the sandbox started".into(),
+        ));
     }
     write_id_maps(ctx.plan).map_err(setup_err("write uid/gid maps"))?;
     sys::sethostname(&ctx.plan.hostname).map_err(setup_err("set hostname"))?;
     sys::loopback_up().map_err(setup_err("bring loopback up"))?;
-    mounts::assemble(&ctx.plan.fs).map_err(|e| (Stage::Setup, e.to_string()))?;
-    rlimit::apply(&ctx.plan.limits, ctx.memory_rlimit_fallback).map_err(|e| (Stage::Setup, e.to_string()))?;
+    let premade: Vec<Option<OwnedFd>> = ctx
+        .premade
+        .iter()
+        .map(|fd| fd.map(crate::idmap::adopt))
+        .collect();
+    mounts::assemble(&ctx.plan.fs, premade).map_err(|e| (Stage::Setup, e.to_string()))?;
+    rlimit::apply(&ctx.plan.limits, ctx.memory_rlimit_fallback)
+        .map_err(|e| (Stage::Setup, e.to_string()))?;
     let pty = match ctx.pty_fds.iter().any(|b| *b) {
         true => Some(open_pty(ctx)?),
         false => None,
@@ -91,7 +108,11 @@ fn run(ctx: &InitCtx<'_>) -> StepResult<i32> {
 }
 
 fn supervisor_gone(ctl: RawFd) -> bool {
-    let mut pfd = libc::pollfd { fd: ctl, events: libc::POLLRDHUP, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd: ctl,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
     // SAFETY: pfd is a valid pollfd array of length 1; zero timeout.
     let n = unsafe { libc::poll(&mut pfd, 1, 0) };
     n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
@@ -99,9 +120,20 @@ fn supervisor_gone(ctl: RawFd) -> bool {
 
 fn write_id_maps(plan: &Plan) -> io::Result<()> {
     let ids = plan.ids;
+    if ids.from_root {
+        // The identity switch made this process non-dumpable, which hands
+        // its /proc files to root; make them ours again to write the maps.
+        sys::prctl(libc::PR_SET_DUMPABLE, 1)?;
+    }
     sys::write_file_once(c"/proc/self/setgroups", b"deny")?;
-    sys::write_file_once(c"/proc/self/uid_map", format!("{} {} 1", ids.inside_uid, ids.outside_uid).as_bytes())?;
-    sys::write_file_once(c"/proc/self/gid_map", format!("{} {} 1", ids.inside_gid, ids.outside_gid).as_bytes())
+    sys::write_file_once(
+        c"/proc/self/uid_map",
+        format!("{} {} 1", ids.inside_uid, ids.outside_uid).as_bytes(),
+    )?;
+    sys::write_file_once(
+        c"/proc/self/gid_map",
+        format!("{} {} 1", ids.inside_gid, ids.outside_gid).as_bytes(),
+    )
 }
 
 /// Opens a pty in the sandbox's own devpts and hands the master to the
@@ -116,12 +148,23 @@ fn open_pty(ctx: &InitCtx<'_>) -> StepResult<OwnedFd> {
     .map_err(|e| err(e.into()))?;
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads an int we own; 0 unlocks the slave.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock as *const libc::c_int) } < 0 {
+    if unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCSPTLCK,
+            &unlock as *const libc::c_int,
+        )
+    } < 0
+    {
         return Err(setup_err("unlock pty")(io::Error::last_os_error()));
     }
     // SAFETY: TIOCGPTPEER on a pty master returns a new fd for its slave.
     let slave = unsafe {
-        libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
     };
     if slave < 0 {
         return Err(setup_err("open pty slave")(io::Error::last_os_error()));
@@ -130,7 +173,13 @@ fn open_pty(ctx: &InitCtx<'_>) -> StepResult<OwnedFd> {
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     if let Some(ws) = ctx.winsize {
         // SAFETY: TIOCSWINSZ reads a valid winsize we own.
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws as *const libc::winsize) };
+        unsafe {
+            libc::ioctl(
+                master.as_raw_fd(),
+                libc::TIOCSWINSZ,
+                &ws as *const libc::winsize,
+            )
+        };
     }
     ctl::send(ctx.ctl, &Msg::PtyMaster(master)).map_err(setup_err("send pty to supervisor"))?;
     Ok(slave)
@@ -169,7 +218,9 @@ fn exec_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<std::con
     if let Some(slave) = pty {
         // SAFETY: TIOCSCTTY with arg 0 on our own pty slave; we are a session leader.
         if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
-            return Err(setup_err("make the pty the controlling terminal")(io::Error::last_os_error()));
+            return Err(setup_err("make the pty the controlling terminal")(
+                io::Error::last_os_error(),
+            ));
         }
         for (fd, on) in ctx.pty_fds.iter().enumerate() {
             if *on {
@@ -180,15 +231,26 @@ fn exec_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<std::con
             }
         }
     }
-    std::env::set_current_dir(&plan.cwd)
-        .map_err(|e| (Stage::Setup, format!("enter working directory {}: {e}", plan.cwd.display())))?;
+    std::env::set_current_dir(&plan.cwd).map_err(|e| {
+        (
+            Stage::Setup,
+            format!("enter working directory {}: {e}", plan.cwd.display()),
+        )
+    })?;
     let confine = |what: &str, e: String| (Stage::Confine, format!("{what}: {e}"));
-    sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| confine("set no_new_privs", e.to_string()))?;
+    // The command's real, effective and saved ids all become the inside
+    // ones (a root caller's init still has real uid 0 on the host).
+    sys::set_all_ids(plan.ids.inside_uid, plan.ids.inside_gid)
+        .map_err(|e| confine("set user and group ids", e.to_string()))?;
+    sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
+        .map_err(|e| confine("set no_new_privs", e.to_string()))?;
     sys::drop_all_capabilities().map_err(|e| confine("drop capabilities", e.to_string()))?;
     if ctx.landlock {
         landlock::restrict(&plan.landlock).map_err(|e| confine("apply Landlock", e.to_string()))?;
     }
-    ctx.filter.install().map_err(|e| confine("load seccomp filter", e.to_string()))?;
+    ctx.filter
+        .install()
+        .map_err(|e| confine("load seccomp filter", e.to_string()))?;
     Err(exec(plan))
 }
 
@@ -247,12 +309,19 @@ fn exec(plan: &Plan) -> (Stage, String) {
     if saw_eacces && last == nix::errno::Errno::ENOENT {
         last = nix::errno::Errno::EACCES;
     }
-    let stage = if last == nix::errno::Errno::ENOENT { Stage::NotFound } else { Stage::NotExecutable };
+    let stage = if last == nix::errno::Errno::ENOENT {
+        Stage::NotFound
+    } else {
+        Stage::NotExecutable
+    };
     let hint = match stage {
         Stage::NotFound => " (is it installed and inside a path the policy lets the sandbox read?)",
         _ => "",
     };
-    (stage, format!("cannot execute {shown}: {}{hint}", io::Error::from(last)))
+    (
+        stage,
+        format!("cannot execute {shown}: {}{hint}", io::Error::from(last)),
+    )
 }
 
 /// init's loop: forward signals to the command, reap orphans, and when the

@@ -6,7 +6,7 @@ use crate::cgroup::Cgroup;
 use crate::ctl::{self, Msg, Stage};
 use crate::init::{self, InitCtx};
 use crate::plan::Plan;
-use crate::{seccomp, sys, tty};
+use crate::{idmap, seccomp, sys, tty};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{self, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -19,8 +19,14 @@ use std::time::{Duration, Instant};
 pub const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
 
 /// Signals the supervisor catches and forwards into the sandbox.
-const FORWARDED: [Signal; 6] =
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
+const FORWARDED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
 
 /// What the caller has prepared: the plan, the compiled filter, the cgroup
 /// (if any) and which optional layers are in force.
@@ -54,8 +60,14 @@ impl Ending {
             Ending::Exited(code) => *code,
             Ending::Signaled(sig) => 128 + sig,
             Ending::TimedOut => 124,
-            Ending::Failed { stage: Stage::NotFound, .. } => 127,
-            Ending::Failed { stage: Stage::NotExecutable, .. } => 126,
+            Ending::Failed {
+                stage: Stage::NotFound,
+                ..
+            } => 127,
+            Ending::Failed {
+                stage: Stage::NotExecutable,
+                ..
+            } => 126,
             Ending::Failed { .. } => 125,
         }
     }
@@ -74,7 +86,12 @@ pub enum LaunchError {
     #[error("cannot create the sandbox's namespaces (clone with user, mount, pid, net, ipc, uts namespaces): {0}; run `corral doctor` to see what this machine supports")]
     Clone(#[source] io::Error),
     #[error("cannot set up the supervisor's {what}: {source}")]
-    Supervisor { what: &'static str, source: io::Error },
+    Supervisor {
+        what: &'static str,
+        source: io::Error,
+    },
+    #[error("cannot prepare the writable paths for an unprivileged sandbox identity: {0}; run corral as an ordinary user, or pass a workspace on a filesystem that supports idmapped mounts")]
+    Idmap(String),
     #[error("cannot place the sandbox in its cgroup: {0}")]
     Cgroup(String),
 }
@@ -94,7 +111,8 @@ pub fn run(launch: &Launch<'_>) -> Result<Outcome, LaunchError> {
     for sig in FORWARDED.iter().chain(&[Signal::SIGCHLD, Signal::SIGWINCH]) {
         signals.add(*sig);
     }
-    signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None).map_err(|e| sup("signal mask")(e.into()))?;
+    signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)
+        .map_err(|e| sup("signal mask")(e.into()))?;
     let (ctl_sup, ctl_box) = ctl::pair().map_err(sup("control channel"))?;
 
     let mut flags = libc::CLONE_NEWUSER
@@ -106,7 +124,12 @@ pub fn run(launch: &Launch<'_>) -> Result<Outcome, LaunchError> {
     if launch.cgroup.is_none() {
         flags |= libc::CLONE_NEWCGROUP;
     }
+    let premade = idmap::prepare(plan).map_err(|e| LaunchError::Idmap(e.to_string()))?;
     let ctx = InitCtx {
+        premade: premade
+            .iter()
+            .map(|fd| fd.as_ref().map(|f| f.as_raw_fd()))
+            .collect(),
         plan,
         filter: launch.filter,
         ctl: ctl_box.as_raw_fd(),
@@ -117,12 +140,13 @@ pub fn run(launch: &Launch<'_>) -> Result<Outcome, LaunchError> {
         landlock: launch.landlock,
         signals,
     };
-    let pid = sys::clone_fork(flags).map_err(LaunchError::Clone)?;
+    let pid = clone_sandbox(plan, flags)?;
     if pid == 0 {
         drop(ctl_sup);
         init::main(&ctx);
     }
     drop(ctl_box);
+    drop(premade);
     let init_pid = Pid::from_raw(pid);
     if let Some(cg) = launch.cgroup {
         if let Err(e) = cg.add_pid(init_pid) {
@@ -163,7 +187,27 @@ pub fn run(launch: &Launch<'_>) -> Result<Outcome, LaunchError> {
             },
         }
     };
-    Ok(Outcome { ending, wall_time: started.elapsed() })
+    Ok(Outcome {
+        ending,
+        wall_time: started.elapsed(),
+    })
+}
+
+/// Clones the sandbox's init. A root caller takes the sandbox's host
+/// identity for the clone, so the new user namespace belongs to it and
+/// init can map its own uid; supplementary groups are dropped for good.
+fn clone_sandbox(plan: &Plan, flags: libc::c_int) -> Result<libc::pid_t, LaunchError> {
+    let ids = plan.ids;
+    if !ids.from_root {
+        return sys::clone_fork(flags).map_err(LaunchError::Clone);
+    }
+    sys::set_effective_ids(ids.outside_uid, ids.outside_gid).map_err(sup("identity switch"))?;
+    let pid = sys::clone_fork(flags);
+    if matches!(pid, Ok(0)) {
+        return Ok(0);
+    }
+    sys::restore_effective_root().map_err(sup("identity switch"))?;
+    pid.map_err(LaunchError::Clone)
 }
 
 /// The supervisor's event loop state.
@@ -206,10 +250,15 @@ impl Watch {
                 Err(e) => return Err(sup("poll")(e.into())),
             }
             let ready = |idx: Option<usize>| {
-                idx.and_then(|i| fds[i].revents()).is_some_and(|r| !r.is_empty())
+                idx.and_then(|i| fds[i].revents())
+                    .is_some_and(|r| !r.is_empty())
             };
-            let (sig_ready, ctl_ready, master_ready, stdin_ready) =
-                (ready(Some(0)), ready(ctl_idx), ready(master_idx), ready(stdin_idx));
+            let (sig_ready, ctl_ready, master_ready, stdin_ready) = (
+                ready(Some(0)),
+                ready(ctl_idx),
+                ready(master_idx),
+                ready(stdin_idx),
+            );
             drop(fds);
             if sig_ready {
                 self.on_signals(sfd);
@@ -237,7 +286,10 @@ impl Watch {
         match next {
             None => PollTimeout::NONE,
             Some(at) => {
-                let ms = at.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128 - 1);
+                let ms = at
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(i32::MAX as u128 - 1);
                 PollTimeout::try_from(ms as i32 + 1).unwrap_or(PollTimeout::NONE)
             }
         }
@@ -278,7 +330,9 @@ impl Watch {
     }
 
     fn reap_init(&mut self) {
-        if let Ok(status) = nix::sys::wait::waitpid(self.init, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+        if let Ok(status) =
+            nix::sys::wait::waitpid(self.init, Some(nix::sys::wait::WaitPidFlag::WNOHANG))
+        {
             if status != nix::sys::wait::WaitStatus::StillAlive {
                 self.init_done = true;
                 self.kill_at = None;

@@ -12,6 +12,7 @@
 pub mod cgroup;
 pub mod ctl;
 pub mod fsplan;
+mod idmap;
 mod init;
 pub mod landlock;
 pub mod launch;

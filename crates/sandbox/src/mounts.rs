@@ -55,7 +55,11 @@ impl std::fmt::Display for MountError {
 type Result<T> = std::result::Result<T, MountError>;
 
 fn err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> MountError + use<'a> {
-    move |source| MountError { what, path: path.to_path_buf(), source }
+    move |source| MountError {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Joins a sandbox-absolute path onto the staging directory.
@@ -84,23 +88,38 @@ enum Prepared {
 
 /// Builds the root described by `fs` and pivots into it. Runs in the
 /// sandbox's init process, inside its user and mount namespaces.
-pub fn assemble(fs: &FsPlan) -> Result<()> {
+///
+/// `premade` holds, per op, a detached clone the supervisor already made
+/// (idmapped binds for a sandbox started by root).
+pub fn assemble(fs: &FsPlan, premade: Vec<Option<OwnedFd>>) -> Result<()> {
     sys::make_rprivate().map_err(err("make private", Path::new("/")))?;
     let root = match fs.root {
         RootKind::HostReadOnly => Some(clone_tree(Path::new("/"), RO)?),
         RootKind::Empty => None,
     };
     let mut prepared = Vec::with_capacity(fs.mounts.len());
-    for op in &fs.mounts {
+    for (op, premade) in fs.mounts.iter().zip(premade) {
         prepared.push(match op {
+            MountOp::Bind { .. } if premade.is_some() => match premade {
+                Some(fd) => {
+                    let is_dir = is_dir_fd(&fd);
+                    Prepared::Tree(fd, is_dir)
+                }
+                None => Prepared::None,
+            },
             MountOp::Bind { src, writable, .. } => {
-                Prepared::Tree(clone_tree(src, if *writable { RW } else { RO })?, src.is_dir())
+                let fd = clone_tree(src, if *writable { RW } else { RO })?;
+                let is_dir = is_dir_fd(&fd);
+                Prepared::Tree(fd, is_dir)
             }
             MountOp::Dev => {
                 let mut nodes = Vec::with_capacity(DEVICES.len());
                 for name in DEVICES {
                     let path = Path::new("/dev").join(name);
-                    nodes.push(clone_tree(&path, libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC)?);
+                    nodes.push(clone_tree(
+                        &path,
+                        libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC,
+                    )?);
                 }
                 Prepared::Devices(nodes)
             }
@@ -111,7 +130,8 @@ pub fn assemble(fs: &FsPlan) -> Result<()> {
 
     let staging = Path::new(STAGING);
     match root {
-        Some(tree) => sys::move_mount(tree.as_fd(), None, &c(staging)?).map_err(err("attach root at", staging))?,
+        Some(tree) => sys::move_mount(tree.as_fd(), None, &c(staging)?)
+            .map_err(err("attach root at", staging))?,
         None => tmpfs(staging, "0755", 0)?,
     }
     for (op, prep) in fs.mounts.iter().zip(prepared) {
@@ -127,15 +147,23 @@ pub fn assemble(fs: &FsPlan) -> Result<()> {
     Ok(())
 }
 
+/// Whether a mount clone's root is a directory (the mount point must match).
+fn is_dir_fd(fd: &OwnedFd) -> bool {
+    nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
 fn remount_ro(path: &Path) -> Result<()> {
-    let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+    let flags =
+        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
     sys::mount(c"none", &c(path)?, c"", flags, None).map_err(err("remount read-only", path))
 }
 
 fn tmpfs(path: &Path, mode: &str, extra_flags: libc::c_ulong) -> Result<()> {
-    let data = CString::new(format!("mode={mode}")).map_err(|e| err("tmpfs options", path)(e.into()))?;
+    let data =
+        CString::new(format!("mode={mode}")).map_err(|e| err("tmpfs options", path)(e.into()))?;
     let flags = libc::MS_NOSUID | libc::MS_NODEV | extra_flags;
-    sys::mount(c"tmpfs", &c(path)?, c"tmpfs", flags, Some(&data)).map_err(err("mount tmpfs at", path))
+    sys::mount(c"tmpfs", &c(path)?, c"tmpfs", flags, Some(&data))
+        .map_err(err("mount tmpfs at", path))
 }
 
 fn apply(op: &MountOp, prep: Prepared, masks: Option<&MaskSource>) -> Result<()> {
@@ -182,7 +210,10 @@ fn ensure_mountpoint(target: &Path, is_dir: bool) -> Result<()> {
             .map_err(err("create mount point", parent))?;
     }
     if is_dir {
-        std::fs::DirBuilder::new().mode(0o755).create(target).map_err(err("create mount point", target))
+        std::fs::DirBuilder::new()
+            .mode(0o755)
+            .create(target)
+            .map_err(err("create mount point", target))
     } else {
         std::fs::OpenOptions::new()
             .write(true)
@@ -260,7 +291,11 @@ struct MaskSource {
 
 impl MaskSource {
     fn new(fs: &FsPlan) -> Result<Option<Self>> {
-        if fs.mounts.iter().any(|op| matches!(op, MountOp::Mask { .. })) {
+        if fs
+            .mounts
+            .iter()
+            .any(|op| matches!(op, MountOp::Mask { .. }))
+        {
             Self::create().map(Some)
         } else {
             Ok(None)
@@ -269,7 +304,8 @@ impl MaskSource {
 
     fn create() -> Result<Self> {
         let here = Path::new("(mask source)");
-        let opts: [(&CStr, &CStr); 3] = [(c"mode", c"0000"), (c"size", c"4k"), (c"nr_inodes", c"4")];
+        let opts: [(&CStr, &CStr); 3] =
+            [(c"mode", c"0000"), (c"size", c"4k"), (c"nr_inodes", c"4")];
         let mnt = sys::detached_tmpfs(&opts, 0).map_err(err("create", here))?;
         let mnt_fd = mnt.as_fd();
         nix::sys::stat::mkdirat(mnt_fd, "d", nix::sys::stat::Mode::empty())
@@ -284,12 +320,22 @@ impl MaskSource {
         drop(file);
         let dir = sys::open_tree_clone(Some(mnt_fd), c"d").map_err(err("clone", here))?;
         let file = sys::open_tree_clone(Some(mnt_fd), c"f").map_err(err("clone", here))?;
-        sys::mount_setattr(dir.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0).map_err(err("set flags", here))?;
-        sys::mount_setattr(file.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0).map_err(err("set flags", here))?;
+        sys::mount_setattr(dir.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0)
+            .map_err(err("set flags", here))?;
+        sys::mount_setattr(file.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0)
+            .map_err(err("set flags", here))?;
         Ok(Self { dir, file })
     }
 
     fn mask(&self, target: &Path, shown: &Path, is_dir: bool) -> Result<()> {
+        // A path this process cannot even look up is out of the command's
+        // reach as well: both have the same host uid and no capability over
+        // host files. Nothing to mask then.
+        if let Err(e) = target.symlink_metadata() {
+            if e.raw_os_error() == Some(libc::EACCES) {
+                return Ok(());
+            }
+        }
         let source = if is_dir { &self.dir } else { &self.file };
         // Each mask needs its own mount: clone the prepared one.
         let fd = sys::open_tree_clone(Some(source.as_fd()), c"").map_err(err("mask", shown))?;

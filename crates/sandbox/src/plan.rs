@@ -28,13 +28,29 @@ pub struct Plan {
 }
 
 /// User and group ids inside and outside the sandbox.
+///
+/// `outside_*` is the sandbox's identity on the host. For an unprivileged
+/// caller it is the caller's own; when the caller is root it is an
+/// unprivileged id (the workspace's owner, or [`ISOLATED_HOST_ID`]), so that
+/// no process of the sandbox is root on the host, not even by uid: the
+/// kernel still special-cases uid 0 in places (file ownership,
+/// RLIMIT_NPROC, some /proc files) where capabilities do not enter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ids {
     pub inside_uid: u32,
     pub inside_gid: u32,
     pub outside_uid: u32,
     pub outside_gid: u32,
+    /// The caller is root and switches to `outside_*` to create the
+    /// sandbox; writable paths owned by root are then bound through an
+    /// idmapped mount that shows root's files as owned by `outside_uid`.
+    pub from_root: bool,
 }
+
+/// The host uid and gid of a sandbox started by root in a root-owned
+/// workspace: owned by no account, so the sandbox can reach nothing on the
+/// host through file ownership.
+pub const ISOLATED_HOST_ID: u32 = 2_000_000_000;
 
 /// How the new root is assembled. Mount operations run in order; the
 /// builder sorts them so that a parent is mounted before its children.
@@ -55,7 +71,11 @@ pub enum RootKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MountOp {
     /// Bind `src` (host path) to `dst` (sandbox path), recursively.
-    Bind { src: PathBuf, dst: PathBuf, writable: bool },
+    Bind {
+        src: PathBuf,
+        dst: PathBuf,
+        writable: bool,
+    },
     /// A fresh tmpfs at `dst` (private /tmp, /run, /var/tmp, /dev/shm).
     Tmpfs { dst: PathBuf, mode: u32 },
     /// The minimal /dev: null, zero, full, random, urandom, tty, a private

@@ -41,7 +41,8 @@ fn owned(ret: libc::c_long) -> io::Result<OwnedFd> {
 /// An empty `path` clones the mount `dirfd` itself refers to.
 pub(crate) fn open_tree_clone(dirfd: Option<BorrowedFd<'_>>, path: &CStr) -> io::Result<OwnedFd> {
     let dfd = dirfd.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
-    let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as libc::c_uint;
+    let mut flags =
+        libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as libc::c_uint;
     if path.is_empty() {
         flags |= libc::AT_EMPTY_PATH as libc::c_uint;
     }
@@ -52,7 +53,12 @@ pub(crate) fn open_tree_clone(dirfd: Option<BorrowedFd<'_>>, path: &CStr) -> io:
 /// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {set, clr})` on a
 /// detached or attached mount referred to by `fd`.
 pub(crate) fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clr: u64) -> io::Result<()> {
-    let attr = libc::mount_attr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    let attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
     let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
     // SAFETY: `attr` lives across the call and its size is passed; "" is a valid C string.
     let ret = unsafe {
@@ -68,8 +74,67 @@ pub(crate) fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clr: u64) -> io::Resul
     check(ret).map(drop)
 }
 
+/// `mount_setattr` setting `MOUNT_ATTR_IDMAP` (plus `set`) with the
+/// idmapping of the user namespace `userns_fd`, recursively.
+pub(crate) fn mount_setattr_idmap(
+    fd: BorrowedFd<'_>,
+    set: u64,
+    userns_fd: RawFd,
+) -> io::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: set | libc::MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns_fd as u64,
+    };
+    let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
+    // SAFETY: `attr` lives across the call and its size is passed; "" is a valid C string.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// Switches the effective uid/gid (root only), dropping supplementary
+/// groups for good first; `restore` switches back.
+pub(crate) fn set_effective_ids(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: an empty group list.
+    check_int(unsafe { libc::setgroups(0, std::ptr::null()) })?;
+    // SAFETY: plain id switch; -1 keeps the real and saved ids.
+    check_int(unsafe { libc::setresgid(u32::MAX, gid, u32::MAX) })?;
+    // SAFETY: as above.
+    check_int(unsafe { libc::setresuid(u32::MAX, uid, u32::MAX) }).map(drop)
+}
+
+/// Back to effective root after [`set_effective_ids`].
+pub(crate) fn restore_effective_root() -> io::Result<()> {
+    // SAFETY: the saved uid is still 0, so this is permitted.
+    check_int(unsafe { libc::setresuid(u32::MAX, 0, u32::MAX) })?;
+    // SAFETY: as above, for the group.
+    check_int(unsafe { libc::setresgid(u32::MAX, 0, u32::MAX) }).map(drop)
+}
+
+/// Sets real, effective and saved uid and gid (inside the user namespace).
+pub(crate) fn set_all_ids(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: plain id switch.
+    check_int(unsafe { libc::setresgid(gid, gid, gid) })?;
+    // SAFETY: plain id switch.
+    check_int(unsafe { libc::setresuid(uid, uid, uid) }).map(drop)
+}
+
 /// Attaches the detached mount `from` at `to` (resolved against `to_dir`).
-pub(crate) fn move_mount(from: BorrowedFd<'_>, to_dir: Option<BorrowedFd<'_>>, to: &CStr) -> io::Result<()> {
+pub(crate) fn move_mount(
+    from: BorrowedFd<'_>,
+    to_dir: Option<BorrowedFd<'_>>,
+    to: &CStr,
+) -> io::Result<()> {
     let tdfd = to_dir.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
     // SAFETY: both strings are valid NUL-terminated C strings not retained by the kernel.
     let ret = unsafe {
@@ -89,7 +154,8 @@ pub(crate) fn move_mount(from: BorrowedFd<'_>, to_dir: Option<BorrowedFd<'_>>, t
 /// `fsconfig` + `fsmount`), returning the mount's fd.
 pub(crate) fn detached_tmpfs(options: &[(&CStr, &CStr)], attrs: u64) -> io::Result<OwnedFd> {
     // SAFETY: "tmpfs" is a valid C string.
-    let fsfd = owned(unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), libc::FSOPEN_CLOEXEC) })?;
+    let fsfd =
+        owned(unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), libc::FSOPEN_CLOEXEC) })?;
     for (key, value) in options {
         // SAFETY: key and value are valid C strings; aux is unused for SET_STRING.
         let ret = unsafe {
@@ -117,7 +183,14 @@ pub(crate) fn detached_tmpfs(options: &[(&CStr, &CStr)], attrs: u64) -> io::Resu
     };
     check(ret)?;
     // SAFETY: fsfd is a configured filesystem context.
-    owned(unsafe { libc::syscall(libc::SYS_fsmount, fsfd.as_raw_fd(), libc::FSMOUNT_CLOEXEC, attrs) })
+    owned(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fsfd.as_raw_fd(),
+            libc::FSMOUNT_CLOEXEC,
+            attrs,
+        )
+    })
 }
 
 /// Classic `mount(2)`.
@@ -130,7 +203,16 @@ pub(crate) fn mount(
 ) -> io::Result<()> {
     let data = data.map_or(std::ptr::null(), |d| d.as_ptr().cast::<libc::c_void>());
     // SAFETY: all pointers are valid C strings (or NULL data) for the duration of the call.
-    check_int(unsafe { libc::mount(source.as_ptr(), target.as_ptr(), fstype.as_ptr(), flags, data) }).map(drop)
+    check_int(unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            flags,
+            data,
+        )
+    })
+    .map(drop)
 }
 
 /// Makes every mount in this namespace private, so nothing we do propagates
@@ -178,13 +260,24 @@ pub(crate) fn unshare(flags: libc::c_int) -> io::Result<()> {
 /// `prctl(option, arg2, 0, 0, 0)`.
 pub(crate) fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<libc::c_int> {
     // SAFETY: the prctl options we use take an integer second argument only.
-    check_int(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
+    check_int(unsafe {
+        libc::prctl(
+            option,
+            arg2,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
 }
 
 /// Drops every capability: bounding set, ambient set, then the
 /// effective/permitted/inheritable sets.
 pub(crate) fn drop_all_capabilities() -> io::Result<()> {
-    prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong)?;
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+    )?;
     let last_cap = last_capability();
     for cap in 0..=last_cap {
         match prctl(libc::PR_CAPBSET_DROP, cap) {
@@ -207,10 +300,24 @@ pub(crate) fn drop_all_capabilities() -> io::Result<()> {
         inheritable: u32,
     }
     const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
-    let data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
     // SAFETY: header and data are valid, correctly sized v3 capability structures.
-    check(unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) }).map(drop)
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    })
+    .map(drop)
 }
 
 fn last_capability() -> libc::c_ulong {
@@ -241,7 +348,9 @@ pub(crate) fn write_file_once(path: &CStr, data: &[u8]) -> io::Result<()> {
 /// Brings the loopback interface up in the current network namespace.
 pub(crate) fn loopback_up() -> io::Result<()> {
     // SAFETY: plain socket creation.
-    let fd = check_int(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    let fd = check_int(unsafe {
+        libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+    })?;
     // SAFETY: we own the descriptor just returned.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: ifreq is plain old data; all-zero is a valid value.
@@ -251,15 +360,29 @@ pub(crate) fn loopback_up() -> io::Result<()> {
     }
     req.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
     // SAFETY: SIOCSIFFLAGS reads a valid ifreq we own.
-    check_int(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req as *const libc::ifreq) }).map(drop)
+    check_int(unsafe {
+        libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCSIFFLAGS as _,
+            &req as *const libc::ifreq,
+        )
+    })
+    .map(drop)
 }
 
 /// Marks every descriptor from `first` up close-on-exec (`close_range`
 /// with CLOSE_RANGE_CLOEXEC, Linux 5.11).
 pub(crate) fn cloexec_from(first: libc::c_uint) -> io::Result<()> {
     // SAFETY: close_range only changes flags of our own descriptors.
-    check(unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC) })
-        .map(drop)
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    })
+    .map(drop)
 }
 
 /// `sethostname(2)`.

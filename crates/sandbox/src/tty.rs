@@ -41,7 +41,13 @@ pub fn winsize() -> Option<libc::winsize> {
 /// foreground process group with SIGWINCH).
 pub fn set_winsize(master: &impl AsRawFd, ws: &libc::winsize) {
     // SAFETY: TIOCSWINSZ reads a valid winsize.
-    unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, ws as *const libc::winsize) };
+    unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCSWINSZ,
+            ws as *const libc::winsize,
+        )
+    };
 }
 
 /// The user's terminal in raw mode; restored when dropped.

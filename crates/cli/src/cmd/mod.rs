@@ -14,7 +14,7 @@ pub const EXIT_CORRAL_ERROR: i32 = 125;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Policy(PolicyCommand::Check { file }) => policy::check(&file),
         Command::Policy(PolicyCommand::Show(args)) => policy::show(&args),
         Command::Doctor => doctor::doctor(),
@@ -51,14 +51,20 @@ fn overrides(args: &PolicyArgs) -> Result<Overrides> {
         memory: args
             .memory
             .as_deref()
-            .map(|m| m.parse().map_err(|e: corral_policy::UnitError| parse("--memory", m, e.to_string())))
+            .map(|m| {
+                m.parse()
+                    .map_err(|e: corral_policy::UnitError| parse("--memory", m, e.to_string()))
+            })
             .transpose()?,
         pids: args.pids,
         cpus: args.cpus,
         timeout: args
             .timeout
             .as_deref()
-            .map(|t| t.parse().map_err(|e: corral_policy::UnitError| parse("--timeout", t, e.to_string())))
+            .map(|t| {
+                t.parse()
+                    .map_err(|e: corral_policy::UnitError| parse("--timeout", t, e.to_string()))
+            })
             .transpose()?,
         open_files: None,
         file_size: None,
@@ -69,5 +75,8 @@ fn overrides(args: &PolicyArgs) -> Result<Overrides> {
 /// The effective policy for these flags.
 fn effective(args: &PolicyArgs) -> Result<Policy> {
     let overrides = overrides(args)?;
-    Ok(corral_policy::effective(args.policy.as_deref(), &overrides)?)
+    Ok(corral_policy::effective(
+        args.policy.as_deref(),
+        &overrides,
+    )?)
 }

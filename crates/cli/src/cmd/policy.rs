@@ -9,7 +9,10 @@ use std::path::Path;
 pub fn check(file: &Path) -> Result<i32> {
     match Policy::load(file) {
         Ok(policy) => {
-            let base = policy.extends.as_deref().unwrap_or(corral_policy::DEFAULT_PROFILE);
+            let base = policy
+                .extends
+                .as_deref()
+                .unwrap_or(corral_policy::DEFAULT_PROFILE);
             println!("{}: ok (extends {base})", file.display());
             Ok(0)
         }

@@ -36,7 +36,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
     if let Some(cg) = layers.cgroup {
         let oom = cg.oom_kills();
         if oom > 0 {
-            eprintln!("corral: the sandbox hit its memory limit: the kernel killed {oom} process(es)");
+            eprintln!(
+                "corral: the sandbox hit its memory limit: the kernel killed {oom} process(es)"
+            );
         }
         let pids = cg.pids_max_hit();
         if pids > 0 {
@@ -53,8 +55,13 @@ pub fn run(args: RunArgs) -> Result<i32> {
 /// the sandbox started could not be mounted read-only; the command may have
 /// created them. The sandbox is gone now, so this check cannot be raced.
 fn report_new_protected(resolved: &resolve::Resolved) {
-    let Ok(now) = fsplan::protected_paths(&resolved.fs_request) else { return };
-    for path in now.iter().filter(|p| !resolved.fs.protected.iter().any(|q| p.starts_with(q))) {
+    let Ok(now) = fsplan::protected_paths(&resolved.fs_request) else {
+        return;
+    };
+    for path in now
+        .iter()
+        .filter(|p| !resolved.fs.protected.iter().any(|q| p.starts_with(q)))
+    {
         eprintln!(
             "corral: warning: protected path {} was created during the run; review it before a tool on this machine uses it (git runs hooks, shells source rc files)",
             path.display()

@@ -209,6 +209,9 @@ impl TempDir {
         std::fs::create_dir_all(parent).expect("create temp parent");
         let template = Path::new(parent).join(format!("{prefix}XXXXXX"));
         let path = nix::unistd::mkdtemp(&template).expect("mkdtemp");
+        // Like a real home or project directory: others may traverse it.
+        // (A root caller's sandbox runs under an unprivileged host uid.)
+        chmod(&path, 0o755);
         TempDir(path)
     }
     pub fn path(&self) -> &Path {

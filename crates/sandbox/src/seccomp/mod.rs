@@ -31,7 +31,7 @@ use seccompiler::{
 };
 
 use crate::plan::SeccompPlan;
-pub use table::{rules, Action, ArgCmp, Args, Cmp, Rule, When};
+pub use table::{rule_for, rules, Action, ArgCmp, Args, Cmp, Rule, When};
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("corral's seccomp filter supports x86_64 and aarch64 only");

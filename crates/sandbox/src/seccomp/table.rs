@@ -225,7 +225,7 @@ static RULES: &[Rule] = &[
     Rule::deny(sys!(SYS_open_by_handle_at), "opens files by handle, bypassing path lookup and the sandbox's mounts (the 'shocker' escape)"),
     Rule::deny(sys!(SYS_name_to_handle_at), "produces file handles for open_by_handle_at and leaks inode identities"),
     // Namespaces (allowed by sandbox.dangerously_allow_nested_namespaces).
-    Rule::deny(sys!(SYS_unshare), "new namespaces give capabilities over fresh kernel objects (user namespaces are the largest kernel attack surface a process can reach)").when(NS),
+    Rule::deny(sys!(SYS_unshare), "new namespaces give capabilities over fresh kernel objects (user namespaces are the largest kernel attack surface a process can reach); denied whole, as unsharing only CLONE_FILES/CLONE_FS is not needed in a sandbox").when(NS),
     Rule::deny(sys!(SYS_setns), "would join other namespaces").when(NS),
     Rule::deny(sys!(SYS_clone), "clone with a CLONE_NEW* flag creates namespaces like unshare; plain fork/threads are unaffected").when(NS).args(CLONE_NEW_ANY),
     Rule::deny(sys!(SYS_clone3), "its flags live in memory that seccomp cannot read, so it cannot be checked for CLONE_NEW*; ENOSYS makes libc fall back to clone, which is checked").when(NS).action(Action::Enosys),
@@ -272,4 +272,10 @@ static RULES: &[Rule] = &[
 /// not exist on this architecture have `nr: None`.
 pub fn rules() -> &'static [Rule] {
     RULES
+}
+
+/// The rule for syscall number `nr` on this architecture, to explain a
+/// denial (`None` for syscalls the table does not name).
+pub fn rule_for(nr: i64) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.nr == Some(nr))
 }

@@ -130,6 +130,13 @@ fn the_brief_s_syscalls_are_all_in_the_table() {
 }
 
 #[test]
+fn denials_can_be_explained_by_number() {
+    assert_eq!(rule_for(libc::SYS_ptrace).map(|r| r.name), Some("ptrace"));
+    assert_eq!(rule_for(libc::SYS_mount).map(|r| r.name), Some("mount"));
+    assert!(rule_for(libc::SYS_read).is_none());
+}
+
+#[test]
 fn plan_options_select_rules() {
     let base = build(&SeccompPlan::default())
         .expect("default filter builds")

@@ -6,8 +6,8 @@
 //! to be the same on this machine.
 
 use super::super::*;
-use super::{TIOCLINUX, TIOCSTI};
 use super::child::{err, in_child, no_new_privs, outcome, show, try_own_namespaces};
+use super::{TIOCLINUX, TIOCSTI};
 
 const NAMES: [&str; 18] = [
     "ptrace(PTRACE_TRACEME)",
@@ -71,7 +71,8 @@ fn probes() -> [i64; 18] {
     // pointers or pointers to live locals, made in a forked child.
     r[0] = in_grandchild(|| {
         // SAFETY: see above.
-        unsafe { libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0) });
+        unsafe { libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0) }
+    });
     // SAFETY: see above.
     r[1] = outcome(unsafe {
         libc::syscall(
@@ -119,22 +120,13 @@ fn probes() -> [i64; 18] {
     });
     let c: u8 = b'x';
     // SAFETY: fd -1: EBADF unfiltered.
-    r[7] = outcome(unsafe {
-        libc::syscall(libc::SYS_ioctl, -1, TIOCSTI, &c as *const u8)
-    });
+    r[7] = outcome(unsafe { libc::syscall(libc::SYS_ioctl, -1, TIOCSTI, &c as *const u8) });
     // SAFETY: see above.
     r[8] = outcome(unsafe {
-        libc::syscall(
-            libc::SYS_ioctl,
-            -1,
-            (1u64 << 32) | TIOCSTI,
-            &c as *const u8,
-        )
+        libc::syscall(libc::SYS_ioctl, -1, (1u64 << 32) | TIOCSTI, &c as *const u8)
     });
     // SAFETY: see above.
-    r[9] = outcome(unsafe {
-        libc::syscall(libc::SYS_ioctl, -1, TIOCLINUX, &c as *const u8)
-    });
+    r[9] = outcome(unsafe { libc::syscall(libc::SYS_ioctl, -1, TIOCLINUX, &c as *const u8) });
     // SAFETY: NULL params: EFAULT unfiltered.
     r[10] = fd_outcome(unsafe { libc::syscall(libc::SYS_io_uring_setup, 1, 0) });
     // SAFETY: see above.

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""interleave.py ROUNDS NAME=COMMAND [NAME=COMMAND...]
+
+Times several commands round-robin (A B C A B C ...) rather than one after
+the other, so that a change in the machine's background load hits every
+command alike: use it to compare variants on a shared, noisy machine. Each
+COMMAND is split on spaces and started without a shell (posix_spawn via
+subprocess); stdout/stderr go to /dev/null; a failure aborts. Prints the
+median, p10, p90 and mean wall time per command in ms, and the delta of
+each median against the first command's."""
+
+import statistics
+import subprocess
+import sys
+import time
+
+
+def main():
+    rounds = int(sys.argv[1])
+    cmds = [(a.split("=", 1)[0], a.split("=", 1)[1].split()) for a in sys.argv[2:]]
+    times = {name: [] for name, _ in cmds}
+    for r in range(rounds + 5):  # the first 5 rounds warm up
+        for name, argv in cmds:
+            t0 = time.perf_counter_ns()
+            rc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=False).returncode
+            dt = time.perf_counter_ns() - t0
+            if rc != 0:
+                sys.exit(f"interleave.py: {name} ({' '.join(argv)}) exited {rc}")
+            if r >= 5:
+                times[name].append(dt / 1e6)
+    base = statistics.median(times[cmds[0][0]])
+    print(f"{'command':16} {'median ms':>9} {'p10':>7} {'p90':>7} {'mean':>7} {'delta vs ' + cmds[0][0]:>18}")
+    for name, _ in cmds:
+        ts = sorted(times[name])
+        med = statistics.median(ts)
+        print(f"{name:16} {med:9.2f} {ts[len(ts) // 10]:7.2f} {ts[(9 * len(ts)) // 10]:7.2f} "
+              f"{statistics.fmean(ts):7.2f} {med - base:+18.2f}")
+
+
+if __name__ == "__main__":
+    main()

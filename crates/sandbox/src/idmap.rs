@@ -1,0 +1,103 @@
+//! Idmapped mounts for a sandbox started by root: the sandbox runs as an
+//! unprivileged host uid, and writable paths owned by root are bound
+//! through a mount whose idmapping shows root's files as that uid's (and
+//! stores that uid's new files as root's). Only root can create them
+//! (CAP_SYS_ADMIN in the initial user namespace), so the supervisor makes
+//! the detached clones before it clones the sandbox, which inherits the
+//! descriptors and attaches them.
+
+use crate::plan::{MountOp, Plan};
+use crate::sys;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// A user namespace mapping uid/gid 0 to `uid`/`gid`: the idmapping of
+/// the writable binds. Made by a short-lived child that only waits.
+fn root_to(uid: u32, gid: u32) -> io::Result<OwnedFd> {
+    let (read_end, write_end) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    let pid = sys::clone_fork(libc::CLONE_NEWUSER)?;
+    if pid == 0 {
+        drop(write_end);
+        let mut byte = [0u8; 1];
+        // Wait until the parent has written the maps and opened the namespace.
+        let _ = nix::unistd::read(&read_end, &mut byte);
+        sys::exit_now(0);
+    }
+    drop(read_end);
+    let result = (|| {
+        sys::write_file_once(
+            &sys::cpath(Path::new(&format!("/proc/{pid}/uid_map")))?,
+            format!("0 {uid} 1").as_bytes(),
+        )?;
+        sys::write_file_once(
+            &sys::cpath(Path::new(&format!("/proc/{pid}/gid_map")))?,
+            format!("0 {gid} 1").as_bytes(),
+        )?;
+        std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
+    })();
+    drop(write_end);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    result
+}
+
+/// For each mount op, the idmapped detached clone to use instead of
+/// cloning inside the sandbox (`None`: the sandbox clones it itself).
+pub(crate) fn prepare(plan: &Plan) -> io::Result<Vec<Option<OwnedFd>>> {
+    let ids = plan.ids;
+    let mut out: Vec<Option<OwnedFd>> = plan.fs.mounts.iter().map(|_| None).collect();
+    if !ids.from_root || ids.outside_uid == 0 {
+        return Ok(out);
+    }
+    let mut userns: Option<OwnedFd> = None;
+    for (slot, op) in out.iter_mut().zip(&plan.fs.mounts) {
+        let MountOp::Bind {
+            src,
+            writable: true,
+            ..
+        } = op
+        else {
+            continue;
+        };
+        let root_owned = std::fs::metadata(src)
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false);
+        if !root_owned {
+            continue;
+        }
+        if userns.is_none() {
+            userns = Some(root_to(ids.outside_uid, ids.outside_gid)?);
+        }
+        if let Some(ns) = &userns {
+            *slot = Some(idmapped_clone(src, ns.as_fd()).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "idmapped mount of {}: {e} (its filesystem must support idmapped mounts: ext4, xfs, btrfs, tmpfs, overlayfs...)",
+                        src.display()
+                    ),
+                )
+            })?);
+        }
+    }
+    Ok(out)
+}
+
+fn idmapped_clone(src: &Path, userns: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let fd = sys::open_tree_clone(None, &sys::cpath(src)?)?;
+    sys::mount_setattr_idmap(
+        fd.as_fd(),
+        libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
+        userns.as_raw_fd(),
+    )?;
+    Ok(fd)
+}
+
+/// Takes ownership of an inherited descriptor number (in the sandbox).
+pub(crate) fn adopt(raw: i32) -> OwnedFd {
+    // SAFETY: the supervisor opened this descriptor before the clone and the
+    // sandbox's init is its only user on this side.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}
