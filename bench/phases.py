@@ -67,11 +67,12 @@ def main():
             child = int(re.search(r"child_pid=(\d+)", rest).group(1))
             if parent in role:
                 sup, r = role[parent]
-                if r == "S" and "I_start" not in runs[sup]:
+                if r == "S":
+                    # Any child of S may be init; the one that calls
+                    # sethostname is (others are helpers, e.g. for idmaps).
                     role[child] = (sup, "I")
-                    runs[sup]["I_start"] = ts
-                    runs[sup]["I_pid"] = child
-                elif r == "I" and "C_start" not in runs[sup]:
+                    runs[sup].setdefault("I_cands", {})[child] = ts
+                elif r == "I" and parent == runs[sup].get("I_pid") and "C_start" not in runs[sup]:
                     role[child] = (sup, "C")
                     runs[sup]["I_fork_C"] = ts
                     runs[sup]["C_start"] = ts
@@ -81,6 +82,11 @@ def main():
         sup, r = role[pid]
         run = runs[sup]
         key = None
+        if r == "I" and ev == "syscalls:sys_enter_sethostname" and "I_pid" not in run:
+            run["I_pid"] = pid
+            run["I_start"] = run["I_cands"][pid]
+        if r == "I" and pid != run.get("I_pid"):
+            continue  # a helper child of S, not init
         if ev == "sched:sched_process_exit":
             key = f"{r}_exit"
         elif ev == "syscalls:sys_enter_socketpair" and r == "S":
@@ -100,8 +106,10 @@ def main():
             if m and int(m.group(1), 16) == run.get("I_pid"):
                 key = "S_reaped"
         elif ev == "syscalls:sys_enter_clone" and r == "S":
-            key = "S_clone_enter"
-        elif ev == "syscalls:sys_exit_clone" and r == "S" and tid == sup:
+            m = re.search(r"clone_flags: 0x([0-9a-f]+)", rest)
+            if m and int(m.group(1), 16) & 0x20000000:  # CLONE_NEWPID: init
+                key = "S_clone_enter"
+        elif ev == "syscalls:sys_exit_clone" and r == "S" and tid == sup and "S_clone_enter" in run:
             key = "S_clone_exit"
         elif ev == "syscalls:sys_enter_sethostname":
             key = "I_sethostname"
@@ -121,7 +129,7 @@ def main():
         ("S main -> first getcwd (clap, policy load and merge)", "S_main", "S_resolve"),
         ("S getcwd -> Landlock probe (resolve: plan, fs checks, env)", "S_resolve", "S_layers"),
         ("S Landlock probe -> socketpair (layers: seccomp build)", "S_layers", "S_socketpair"),
-        ("S socketpair -> clone (signal mask, pty check)", "S_socketpair", "S_clone_enter"),
+        ("S socketpair -> clone (signal mask, pty check, idmap helper if root)", "S_socketpair", "S_clone_enter"),
         ("S clone(2) with 6-7 new namespaces", "S_clone_enter", "S_clone_exit"),
         ("I start -> sethostname (pdeathsig, id maps)", "I_start", "I_sethostname"),
         ("I sethostname -> socket (hostname)", "I_sethostname", "I_loopback"),

@@ -65,7 +65,7 @@ fn host_root_only_file_is_not_readable() {
         );
     }
     for_each_identity("host_root_only_file_is_not_readable", |env| {
-        let dir = TempDir::new_in(TARGET_TMP, "corral-rootonly-");
+        let dir = TempDir::new_in(scratch_root(), "corral-rootonly-");
         chmod(dir.path(), 0o755);
         let file = dir.path().join("root-only");
         std::fs::write(&file, "ROOT-ONLY-SECRET\n").expect("write");

@@ -3,7 +3,7 @@
 use super::effective;
 use crate::cli::RunArgs;
 use crate::{layers, resolve};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use corral_sandbox::fsplan;
 use corral_sandbox::launch::{self, Ending, Launch};
 
@@ -23,7 +23,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         landlock: layers.landlock_abi.is_some(),
         memory_rlimit_fallback: layers.memory_rlimit_fallback,
     })
-    .context("the sandbox could not be started")?;
+    .map_err(explain_launch_error)?;
     match &outcome.ending {
         Ending::Failed { message, .. } => eprintln!("corral: {message}"),
         Ending::TimedOut => eprintln!(
@@ -49,6 +49,17 @@ pub fn run(args: RunArgs) -> Result<i32> {
         }
     }
     Ok(outcome.ending.exit_code())
+}
+
+/// Adds the likely reason (and fix) when the namespaces could not be made.
+fn explain_launch_error(err: launch::LaunchError) -> anyhow::Error {
+    use corral_sandbox::probe::{explain_userns, Support, UsernsKnobs};
+    let clone_failed = matches!(err, launch::LaunchError::Clone(_));
+    let err = anyhow::Error::new(err).context("the sandbox could not be started");
+    match (clone_failed, explain_userns(&UsernsKnobs::read(), None)) {
+        (true, Support::No { reason, fix }) => err.context(format!("{reason}; fix: {fix}")),
+        _ => err,
+    }
 }
 
 /// Protected paths (git hooks, shell rc files...) that did not exist when

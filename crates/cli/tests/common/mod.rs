@@ -20,7 +20,57 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_corral");
 /// Scratch space outside /tmp (the sandbox's /tmp is private), so that the
 /// fake home and extra directories are visible inside the sandbox.
-pub const TARGET_TMP: &str = env!("CARGO_TARGET_TMPDIR");
+const TARGET_TMP: &str = env!("CARGO_TARGET_TMPDIR");
+/// As root, scratch space every user can reach whatever the checkout's
+/// location (a clone under /root is not traversable by the test user).
+const SHARED_SCRATCH: &str = "/var/lib/corral-tests";
+
+/// Where fake homes and extra directories are made.
+pub fn scratch_root() -> &'static str {
+    if i_am_root() {
+        let _ = std::fs::create_dir_all(SHARED_SCRATCH);
+        chmod(Path::new(SHARED_SCRATCH), 0o755);
+        SHARED_SCRATCH
+    } else {
+        TARGET_TMP
+    }
+}
+
+/// The corral binary as `user` can execute it: the build output when it is
+/// reachable, else a copy under the shared scratch space (named by size and
+/// modification time, so a rebuilt binary gets a new copy).
+fn bin_for(user: &User) -> Result<PathBuf, String> {
+    let reachable = |path: &Path| {
+        Command::new("setpriv")
+            .args(setpriv_prefix(user))
+            .arg("test")
+            .arg("-x")
+            .arg(path)
+            .status()
+            .map_err(|e| format!("cannot run setpriv: {e}"))
+            .map(|st| st.success())
+    };
+    if reachable(Path::new(BIN))? {
+        return Ok(PathBuf::from(BIN));
+    }
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(BIN).map_err(|e| format!("{BIN}: {e}"))?;
+    let dir = Path::new(scratch_root()).join("bin");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    chmod(&dir, 0o755);
+    let copy = dir.join(format!("corral-{}-{}", meta.len(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000));
+    if !copy.exists() {
+        let tmp = dir.join(format!(".corral-{}", std::process::id()));
+        std::fs::copy(BIN, &tmp).map_err(|e| format!("copy {BIN}: {e}"))?;
+        chmod(&tmp, 0o755);
+        std::fs::rename(&tmp, &copy).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
+    }
+    if reachable(&copy)? {
+        Ok(copy)
+    } else {
+        Err(format!("{} is not executable by {}", copy.display(), user.name))
+    }
+}
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Longest any single corral run may take before the harness kills it.
 pub const RUN_DEADLINE: Duration = Duration::from_secs(60);
@@ -30,6 +80,8 @@ pub struct User {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
+    /// The corral binary this user runs.
+    pub bin: PathBuf,
 }
 
 /// Who runs corral.
@@ -105,23 +157,14 @@ fn unprivileged_user() -> &'static Result<User, String> {
             uid: id_of(&name, "-u")?,
             gid: id_of(&name, "-g")?,
             name,
+            bin: PathBuf::from(BIN),
         };
         if user.uid == 0 {
             return Err(format!("CORRAL_TEST_USER={} is root", user.name));
         }
         // The binary must be reachable and executable by that user.
-        let st = Command::new("setpriv")
-            .args(setpriv_prefix(&user))
-            .args(["test", "-x", BIN])
-            .status()
-            .map_err(|e| format!("cannot run setpriv: {e}"))?;
-        if !st.success() {
-            return Err(format!(
-                "{BIN} is not executable by {} (check the permissions of target/ and its parents)",
-                user.name
-            ));
-        }
-        Ok(user)
+        let bin = bin_for(&user)?;
+        Ok(User { bin, ..user })
     })
 }
 
@@ -238,7 +281,7 @@ pub struct Env {
 impl Env {
     pub fn new(who: Who) -> Env {
         let tmp_root = TempDir::new_in("/tmp", "corral-test-");
-        let home_root = TempDir::new_in(TARGET_TMP, "corral-home-");
+        let home_root = TempDir::new_in(scratch_root(), "corral-home-");
         let ws = tmp_root.path().join("ws");
         let home = home_root.path().join("home");
         std::fs::create_dir(&ws).expect("create workspace");
@@ -293,7 +336,10 @@ impl Env {
         v.push(home);
         v.push(format!("PATH={PATH}").into());
         v.push("LC_ALL=C".into());
-        v.push(BIN.into());
+        v.push(match &self.who {
+            Who::Unprivileged(u) => u.bin.clone().into_os_string(),
+            Who::Me => BIN.into(),
+        });
         v.extend(args.iter().map(OsString::from));
         v
     }
