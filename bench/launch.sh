@@ -57,9 +57,8 @@ if [[ -n ${CORRAL_BIN:-} ]]; then
     log "using CORRAL_BIN=$CORRAL (no build)"
 else
     command -v cargo >/dev/null 2>&1 || die "cargo not found in PATH; install Rust, or pass CORRAL_BIN=/path/to/corral to skip the build"
-    log "building corral (cargo build --release -p corral)"
-    (cd "$REPO" && cargo build --release -p corral --quiet) || die "cargo build --release -p corral failed (see above)"
-    CORRAL=$REPO/target/release/corral
+    log "building corral (scripts/build-release.sh: static, stripped, as shipped)"
+    CORRAL=$("$REPO/scripts/build-release.sh") || die "scripts/build-release.sh failed (see above)"
 fi
 [[ -x $CORRAL ]] || die "$CORRAL is not an executable file"
 CORRAL=$(cd "$(dirname "$CORRAL")" && pwd)/$(basename "$CORRAL")

@@ -22,8 +22,6 @@ pub const ROOT_CALLER_INSIDE_ID: u32 = 1000;
 pub struct Resolved {
     pub plan: Plan,
     pub fs: FsResolved,
-    /// The filesystem request, kept for the post-run protected-path check.
-    pub fs_request: FsRequest,
 }
 
 pub fn home_dir() -> Option<PathBuf> {
@@ -141,11 +139,7 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         },
         allow_degraded: policy.sandbox.dangerously_allow_degraded,
     };
-    Ok(Resolved {
-        plan,
-        fs: fs_resolved,
-        fs_request: req,
-    })
+    Ok(Resolved { plan, fs: fs_resolved })
 }
 
 /// The sandbox's ids. An unprivileged caller's sandbox has the caller's

@@ -4,7 +4,7 @@
 //! symlinks, which files match the deny and protect globs.
 
 use crate::plan::{FsPlan, LandlockPlan, MountOp, RootKind};
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use std::path::{Component, Path, PathBuf};
 
 /// The filesystem request, with `~` already expanded and flags merged.
@@ -39,6 +39,8 @@ pub struct FsResolved {
     pub masked: Vec<PathBuf>,
     /// Protected paths that existed at start (bound read-only).
     pub protected: Vec<PathBuf>,
+    /// Finds the protected paths again after the run.
+    pub rescan: ProtectedScan,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,11 +211,13 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
             .any(|root| root != Path::new("/") && p.starts_with(root))
             || (host_root && !tmpfs_dirs.iter().any(|t| p.starts_with(t)))
     };
-    let masked: Vec<PathBuf> = expand("deny_read", &req.deny_read, &writable)?
-        .into_iter()
-        .filter(|p| visible(p))
-        .collect();
-    let protected: Vec<PathBuf> = protected_in(req, &writable)?
+    let deny = Patterns::compile("deny_read", &req.deny_read)?;
+    let rescan = ProtectedScan { patterns: Patterns::compile("protected", &req.protected)?, roots: writable.clone() };
+    let [masked, protected]: [Vec<PathBuf>; 2] =
+        expand(&[&deny, &rescan.patterns], &writable).try_into().unwrap_or_default();
+    let masked: Vec<PathBuf> = masked.into_iter().filter(|p| visible(p)).collect();
+    let protected: Vec<PathBuf> = rescan
+        .inside_roots(protected)
         .into_iter()
         .filter(|p| !masked.iter().any(|m| p.starts_with(m)))
         .collect();
@@ -281,6 +285,7 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
         landlock,
         masked,
         protected,
+        rescan,
     })
 }
 
@@ -339,19 +344,27 @@ fn writable_roots(req: &FsRequest) -> Result<Vec<PathBuf>, FsPlanError> {
     Ok(writable)
 }
 
-fn protected_in(req: &FsRequest, writable: &[PathBuf]) -> Result<Vec<PathBuf>, FsPlanError> {
-    Ok(expand("protected", &req.protected, writable)?
-        .into_iter()
-        .filter(|p| writable.iter().any(|w| p.starts_with(w) && p != w))
-        .collect())
+/// The compiled protected patterns and the writable roots they apply to,
+/// kept for the check after the run.
+#[derive(Debug, Clone)]
+pub struct ProtectedScan {
+    patterns: Patterns,
+    roots: Vec<PathBuf>,
 }
 
-/// The protected paths that exist now inside writable trees. Called again
-/// after a run, when no process of the sandbox is left, to find protected
-/// paths the command created (a mount can only protect what exists when the
-/// sandbox starts).
-pub fn protected_paths(req: &FsRequest) -> Result<Vec<PathBuf>, FsPlanError> {
-    protected_in(req, &writable_roots(req)?)
+impl ProtectedScan {
+    fn inside_roots(&self, found: Vec<PathBuf>) -> Vec<PathBuf> {
+        found.into_iter().filter(|p| self.roots.iter().any(|w| p.starts_with(w) && p != w)).collect()
+    }
+
+    /// The protected paths that exist now inside writable trees. Called
+    /// again after a run, when no process of the sandbox is left, to find
+    /// protected paths the command created (a mount can only protect what
+    /// exists when the sandbox starts).
+    pub fn now(&self) -> Vec<PathBuf> {
+        let found = expand(&[&self.patterns], &self.roots).pop().unwrap_or_default();
+        self.inside_roots(found)
+    }
 }
 
 fn is_symlink(p: &Path) -> bool {
@@ -378,84 +391,114 @@ fn has_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// Expands patterns to existing paths. Absolute entries name themselves
-/// (or glob from their fixed prefix); relative ones are matched in every
-/// writable root.
-fn expand(
-    key: &'static str,
-    patterns: &[String],
-    roots: &[PathBuf],
-) -> Result<Vec<PathBuf>, FsPlanError> {
-    let mut out: Vec<PathBuf> = Vec::new();
+/// One key's patterns, compiled. Relative globs go into one `GlobSet`,
+/// whose literal and basename strategies need no regex for the usual
+/// `**/.env` and `**/.git/hooks` (compiling a regex per pattern was a
+/// visible share of every launch).
+#[derive(Debug, Clone)]
+struct Patterns {
+    literal_abs: Vec<PathBuf>,
+    literal_rel: Vec<String>,
+    abs_globs: Vec<(GlobMatcher, PathBuf, usize)>,
+    rel_globs: GlobSet,
+}
+
+impl Patterns {
+    fn compile(key: &'static str, patterns: &[String]) -> Result<Patterns, FsPlanError> {
+        let glob = |pattern: &String| {
+            // `*` and `?` stop at `/`; `**` crosses directories.
+            GlobBuilder::new(pattern).literal_separator(true).build().map_err(|e| FsPlanError::Glob {
+                key,
+                pattern: pattern.clone(),
+                message: e.kind().to_string(),
+            })
+        };
+        let mut out = Patterns {
+            literal_abs: Vec::new(),
+            literal_rel: Vec::new(),
+            abs_globs: Vec::new(),
+            rel_globs: GlobSet::empty(),
+        };
+        let mut rel = GlobSetBuilder::new();
+        for pattern in patterns {
+            match (pattern.starts_with('/'), has_glob(pattern)) {
+                (true, false) => out.literal_abs.push(PathBuf::from(pattern)),
+                (false, false) => out.literal_rel.push(pattern.clone()),
+                (true, true) => {
+                    let prefix: PathBuf = Path::new(pattern)
+                        .components()
+                        .take_while(|c| !has_glob(&c.as_os_str().to_string_lossy()))
+                        .collect();
+                    let depth = if pattern.contains("**") {
+                        usize::MAX
+                    } else {
+                        Path::new(pattern).components().count() - prefix.components().count()
+                    };
+                    out.abs_globs.push((glob(pattern)?.compile_matcher(), prefix, depth));
+                }
+                (false, true) => {
+                    rel.add(glob(pattern)?);
+                }
+            }
+        }
+        out.rel_globs = rel.build().map_err(|e| FsPlanError::Glob {
+            key,
+            pattern: patterns.join(", "),
+            message: e.to_string(),
+        })?;
+        Ok(out)
+    }
+}
+
+/// Expands several keys' patterns to existing paths in one pass over the
+/// writable roots. Absolute entries name themselves (or glob from their
+/// fixed prefix); relative ones are matched in every writable root.
+fn expand(sets: &[&Patterns], roots: &[PathBuf]) -> Vec<Vec<PathBuf>> {
+    let mut out: Vec<Vec<PathBuf>> = sets.iter().map(|_| Vec::new()).collect();
     // Symlinks are resolved now, on the host's view: the mounts are made in
     // a staging tree where an absolute symlink would point back to the host
     // tree, not into the sandbox. The command is not running yet, so it
     // cannot swap a link between this point and the mount.
-    let mut push = |p: PathBuf| {
+    let push = |list: &mut Vec<PathBuf>, p: PathBuf| {
         let p = std::fs::canonicalize(&p).unwrap_or(p);
-        if !out.contains(&p) {
-            out.push(p);
+        if !list.contains(&p) {
+            list.push(p);
         }
     };
-    let mut relative_globs: Vec<GlobMatcher> = Vec::new();
-    for pattern in patterns {
-        let is_abs = pattern.starts_with('/');
-        if !has_glob(pattern) {
-            if is_abs {
-                if std::fs::symlink_metadata(pattern).is_ok() {
-                    push(PathBuf::from(pattern));
-                }
-            } else {
-                for root in roots {
-                    let p = root.join(pattern);
-                    if std::fs::symlink_metadata(&p).is_ok() {
-                        push(p);
-                    }
+    for (set, list) in sets.iter().zip(out.iter_mut()) {
+        for p in &set.literal_abs {
+            if std::fs::symlink_metadata(p).is_ok() {
+                push(list, p.clone());
+            }
+        }
+        for rel in &set.literal_rel {
+            for root in roots {
+                let p = root.join(rel);
+                if std::fs::symlink_metadata(&p).is_ok() {
+                    push(list, p);
                 }
             }
-            continue;
         }
-        // `*` and `?` stop at `/`; `**` crosses directories.
-        let glob = GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| FsPlanError::Glob {
-                key,
-                pattern: pattern.clone(),
-                message: e.kind().to_string(),
-            })?
-            .compile_matcher();
-        if is_abs {
-            let prefix: PathBuf = Path::new(pattern)
-                .components()
-                .take_while(|c| !has_glob(&c.as_os_str().to_string_lossy()))
-                .collect();
-            let depth = Path::new(pattern).components().count() - prefix.components().count();
-            let recursive = pattern.contains("**");
-            walk(
-                &prefix,
-                &prefix,
-                if recursive { usize::MAX } else { depth },
-                &mut |p, _| {
-                    if glob.is_match(p) {
-                        push(p.to_path_buf());
-                    }
-                },
-            );
-        } else {
-            relative_globs.push(glob);
-        }
-    }
-    if !relative_globs.is_empty() {
-        for root in roots {
-            walk(root, root, usize::MAX, &mut |p, rel| {
-                if relative_globs.iter().any(|g| g.is_match(rel)) {
-                    push(p.to_path_buf());
+        for (glob, prefix, depth) in &set.abs_globs {
+            walk(prefix, prefix, *depth, &mut |p, _| {
+                if glob.is_match(p) {
+                    push(list, p.to_path_buf());
                 }
             });
         }
     }
-    Ok(out)
+    if sets.iter().any(|s| !s.rel_globs.is_empty()) {
+        for root in roots {
+            walk(root, root, usize::MAX, &mut |p, rel| {
+                for (set, list) in sets.iter().zip(out.iter_mut()) {
+                    if set.rel_globs.is_match(rel) {
+                        push(list, p.to_path_buf());
+                    }
+                }
+            });
+        }
+    }
+    out
 }
 
 /// Depth-first walk without following symlinks, calling `f(path, relative)`.

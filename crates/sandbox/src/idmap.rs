@@ -14,33 +14,46 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// A user namespace mapping uid/gid 0 to `uid`/`gid`: the idmapping of
-/// the writable binds. Made by a short-lived child that only waits.
+/// the writable binds. A user namespace needs a process to create it: a
+/// child that shares our memory and descriptor table (no address-space
+/// copy, the cost of a fork) runs [`hold_namespace`] on a small stack of
+/// its own and only blocks in `read` until we have written its maps and
+/// opened its namespace.
 fn root_to(uid: u32, gid: u32) -> io::Result<OwnedFd> {
-    let (read_end, write_end) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
-    let pid = sys::clone_fork(libc::CLONE_NEWUSER)?;
-    if pid == 0 {
-        drop(write_end);
-        let mut byte = [0u8; 1];
-        // Wait until the parent has written the maps and opened the namespace.
-        let _ = nix::unistd::read(&read_end, &mut byte);
-        sys::exit_now(0);
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    let mut stack = vec![0u8; 16 * 1024];
+    // The stack grows down from its (16-byte aligned) top.
+    let top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
+    let flags = libc::CLONE_VM | libc::CLONE_FILES | libc::CLONE_NEWUSER | libc::SIGCHLD;
+    // SAFETY: the child runs only `hold_namespace`, which makes one read(2)
+    // on the descriptor passed as its argument and returns; `stack` outlives
+    // the child because we reap it below before `stack` is dropped.
+    let pid = unsafe {
+        libc::clone(hold_namespace, top as *mut libc::c_void, flags, read_end.as_raw_fd() as usize as *mut libc::c_void)
+    };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
     }
-    drop(read_end);
     let result = (|| {
-        sys::write_file_once(
-            &sys::cpath(Path::new(&format!("/proc/{pid}/uid_map")))?,
-            format!("0 {uid} 1").as_bytes(),
-        )?;
-        sys::write_file_once(
-            &sys::cpath(Path::new(&format!("/proc/{pid}/gid_map")))?,
-            format!("0 {gid} 1").as_bytes(),
-        )?;
+        sys::write_file_once(&sys::cpath(Path::new(&format!("/proc/{pid}/uid_map")))?, format!("0 {uid} 1").as_bytes())?;
+        sys::write_file_once(&sys::cpath(Path::new(&format!("/proc/{pid}/gid_map")))?, format!("0 {gid} 1").as_bytes())?;
         std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
     })();
+    // The shared table's last write end closes: the child's read returns.
     drop(write_end);
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    drop(read_end);
+    drop(stack);
     result
+}
+
+/// The body of [`root_to`]'s child: wait for end of file, then exit.
+extern "C" fn hold_namespace(arg: *mut libc::c_void) -> libc::c_int {
+    let fd = arg as usize as libc::c_int;
+    let mut byte = 0u8;
+    // SAFETY: one read into a local byte; `fd` is the pipe's read end.
+    unsafe { libc::read(fd, (&mut byte as *mut u8).cast(), 1) };
+    0
 }
 
 /// For each mount op, the idmapped detached clone to use instead of

@@ -227,8 +227,12 @@ struct Watch {
 
 impl Watch {
     fn run(&mut self, sfd: &SignalFd) -> Result<(), LaunchError> {
-        // Finished when init is reaped and the pty (if any) is drained.
-        while !(self.init_done && self.master.is_none() && self.ctl.is_none()) {
+        // Finished when the pty (if any) is drained and either init has
+        // reported the command's status (it sends it only after killing and
+        // reaping everything else in the sandbox, so waiting for init's own
+        // exit, the namespaces' teardown, would only add latency; it dies
+        // with us at the latest, by its parent-death signal) or init is gone.
+        while !(self.master.is_none() && (self.status.is_some() || (self.init_done && self.ctl.is_none()))) {
             let timeout = self.next_timeout();
             let stdin = io::stdin();
             let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];

@@ -126,7 +126,7 @@ pub fn assemble(fs: &FsPlan, premade: Vec<Option<OwnedFd>>) -> Result<()> {
             _ => Prepared::None,
         });
     }
-    let masks = MaskSource::new(fs)?;
+    let masks = MaskSource::create()?;
 
     let staging = Path::new(STAGING);
     match root {
@@ -135,7 +135,7 @@ pub fn assemble(fs: &FsPlan, premade: Vec<Option<OwnedFd>>) -> Result<()> {
         None => tmpfs(staging, "0755", 0)?,
     }
     for (op, prep) in fs.mounts.iter().zip(prepared) {
-        apply(op, prep, masks.as_ref())?;
+        apply(op, prep, &masks)?;
     }
     if fs.root == RootKind::Empty {
         // The root itself is not writable; only the mounts on it are.
@@ -166,7 +166,7 @@ fn tmpfs(path: &Path, mode: &str, extra_flags: libc::c_ulong) -> Result<()> {
         .map_err(err("mount tmpfs at", path))
 }
 
-fn apply(op: &MountOp, prep: Prepared, masks: Option<&MaskSource>) -> Result<()> {
+fn apply(op: &MountOp, prep: Prepared, masks: &MaskSource) -> Result<()> {
     match (op, prep) {
         (MountOp::Bind { dst, .. }, Prepared::Tree(fd, is_dir)) => {
             let target = staged(dst);
@@ -179,15 +179,12 @@ fn apply(op: &MountOp, prep: Prepared, masks: Option<&MaskSource>) -> Result<()>
             tmpfs(&target, &format!("{mode:o}"), 0)
         }
         (MountOp::Dev, Prepared::Devices(nodes)) => build_dev(&staged(Path::new("/dev")), nodes),
-        (MountOp::Proc, _) => build_proc(&staged(Path::new("/proc"))),
+        (MountOp::Proc, _) => build_proc(&staged(Path::new("/proc")), masks),
         (MountOp::Symlink { target, dst }, _) => {
             let link = staged(dst);
             std::os::unix::fs::symlink(target, &link).map_err(err("create symlink", dst))
         }
-        (MountOp::Mask { path, is_dir }, _) => match masks {
-            Some(masks) => masks.mask(&staged(path), path, *is_dir),
-            None => Ok(()),
-        },
+        (MountOp::Mask { path, is_dir }, _) => masks.mask(&staged(path), path, *is_dir),
         (MountOp::Protect { path }, _) => {
             let target = staged(path);
             let fd = clone_tree(&target, RO)?;
@@ -260,7 +257,7 @@ fn build_dev(dev: &Path, nodes: Vec<OwnedFd>) -> Result<()> {
     remount_ro(dev)
 }
 
-fn build_proc(proc: &Path) -> Result<()> {
+fn build_proc(proc: &Path, masks: &MaskSource) -> Result<()> {
     ensure_mountpoint(proc, true)?;
     let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     sys::mount(c"proc", &c(proc)?, c"proc", flags, None).map_err(err("mount proc at", proc))?;
@@ -271,7 +268,6 @@ fn build_proc(proc: &Path) -> Result<()> {
             sys::move_mount(fd.as_fd(), None, &c(&path)?).map_err(err("protect", &path))?;
         }
     }
-    let masks = MaskSource::create()?;
     for name in PROC_MASKED {
         let path = proc.join(name);
         if let Ok(meta) = path.symlink_metadata() {
@@ -281,31 +277,26 @@ fn build_proc(proc: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A private, detached tmpfs holding one mode-000 directory and one mode-000
-/// file; masks are read-only binds of these over the masked paths, so
-/// reading a masked path fails with EACCES and it cannot be chmod-ed back.
-struct MaskSource {
-    dir: OwnedFd,
-    file: OwnedFd,
-}
+/// A private tmpfs holding one mode-000 directory and one mode-000 file;
+/// masks are read-only binds of these over the masked paths, so reading a
+/// masked path fails with EACCES and it cannot be chmod-ed back.
+///
+/// The tmpfs is attached in the *old* root (at [`MASK_SOURCE_AT`]), and
+/// every mask is cloned from that attached path: closing a detached mount
+/// costs the kernel an RCU grace period each, while the old root's single
+/// lazy unmount after the pivot takes all of it away at once.
+struct MaskSource;
+
+/// Where the mask source is attached in the old root (always present; the
+/// sandbox's own /dev was cloned before).
+const MASK_SOURCE_AT: &str = "/dev";
+const MASK_DIR: &CStr = c"/dev/d";
+const MASK_FILE: &CStr = c"/dev/f";
 
 impl MaskSource {
-    fn new(fs: &FsPlan) -> Result<Option<Self>> {
-        if fs
-            .mounts
-            .iter()
-            .any(|op| matches!(op, MountOp::Mask { .. }))
-        {
-            Self::create().map(Some)
-        } else {
-            Ok(None)
-        }
-    }
-
     fn create() -> Result<Self> {
         let here = Path::new("(mask source)");
-        let opts: [(&CStr, &CStr); 3] =
-            [(c"mode", c"0000"), (c"size", c"4k"), (c"nr_inodes", c"4")];
+        let opts: [(&CStr, &CStr); 3] = [(c"mode", c"0000"), (c"size", c"4k"), (c"nr_inodes", c"4")];
         let mnt = sys::detached_tmpfs(&opts, 0).map_err(err("create", here))?;
         let mnt_fd = mnt.as_fd();
         nix::sys::stat::mkdirat(mnt_fd, "d", nix::sys::stat::Mode::empty())
@@ -318,13 +309,9 @@ impl MaskSource {
         )
         .map_err(|e| err("create", here)(e.into()))?;
         drop(file);
-        let dir = sys::open_tree_clone(Some(mnt_fd), c"d").map_err(err("clone", here))?;
-        let file = sys::open_tree_clone(Some(mnt_fd), c"f").map_err(err("clone", here))?;
-        sys::mount_setattr(dir.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0)
-            .map_err(err("set flags", here))?;
-        sys::mount_setattr(file.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0)
-            .map_err(err("set flags", here))?;
-        Ok(Self { dir, file })
+        let at = Path::new(MASK_SOURCE_AT);
+        sys::move_mount(mnt_fd, None, &c(at)?).map_err(err("attach mask source at", at))?;
+        Ok(MaskSource)
     }
 
     fn mask(&self, target: &Path, shown: &Path, is_dir: bool) -> Result<()> {
@@ -336,9 +323,10 @@ impl MaskSource {
                 return Ok(());
             }
         }
-        let source = if is_dir { &self.dir } else { &self.file };
-        // Each mask needs its own mount: clone the prepared one.
-        let fd = sys::open_tree_clone(Some(source.as_fd()), c"").map_err(err("mask", shown))?;
+        let source = if is_dir { MASK_DIR } else { MASK_FILE };
+        // Each mask needs its own mount: clone the source.
+        let fd = sys::open_tree_clone(None, source).map_err(err("mask", shown))?;
+        sys::mount_setattr(fd.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0).map_err(err("mask", shown))?;
         sys::move_mount(fd.as_fd(), None, &c(target)?).map_err(err("mask", shown))
     }
 }

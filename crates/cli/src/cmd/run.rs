@@ -4,7 +4,6 @@ use super::effective;
 use crate::cli::RunArgs;
 use crate::{layers, resolve};
 use anyhow::Result;
-use corral_sandbox::fsplan;
 use corral_sandbox::launch::{self, Ending, Launch};
 
 pub fn run(args: RunArgs) -> Result<i32> {
@@ -66,9 +65,7 @@ fn explain_launch_error(err: launch::LaunchError) -> anyhow::Error {
 /// the sandbox started could not be mounted read-only; the command may have
 /// created them. The sandbox is gone now, so this check cannot be raced.
 fn report_new_protected(resolved: &resolve::Resolved) {
-    let Ok(now) = fsplan::protected_paths(&resolved.fs_request) else {
-        return;
-    };
+    let now = resolved.fs.rescan.now();
     for path in now
         .iter()
         .filter(|p| !resolved.fs.protected.iter().any(|q| p.starts_with(q)))
