@@ -122,11 +122,56 @@ pub(crate) fn restore_effective_root() -> io::Result<()> {
 }
 
 /// Sets real, effective and saved uid and gid (inside the user namespace).
+/// Raw syscalls: libc's wrappers would try to apply the change to every
+/// thread of the process, and the command's child shares init's memory.
 pub(crate) fn set_all_ids(uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: plain id switch.
-    check_int(unsafe { libc::setresgid(gid, gid, gid) })?;
-    // SAFETY: plain id switch.
-    check_int(unsafe { libc::setresuid(uid, uid, uid) }).map(drop)
+    // SAFETY: plain id switch for the calling task only.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
+    // SAFETY: plain id switch for the calling task only.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(drop)
+}
+
+/// An mmap-ed stack for a `clone`d child, with a guard page at its low end.
+pub(crate) struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    pub(crate) fn new(size: usize) -> io::Result<ChildStack> {
+        let page = 4096;
+        let len = size + page;
+        // SAFETY: an anonymous private mapping; no existing memory is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = ChildStack { base, len };
+        // SAFETY: the first page of our own mapping becomes the guard.
+        check_int(unsafe { libc::mprotect(base, page, libc::PROT_NONE) })?;
+        Ok(stack)
+    }
+
+    /// The initial stack pointer (the stack grows down), 16-byte aligned.
+    pub(crate) fn top(&self) -> *mut libc::c_void {
+        ((self.base as usize + self.len) & !15) as *mut libc::c_void
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `new` created; no child runs on it any more.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
 }
 
 /// Attaches the detached mount `from` at `to` (resolved against `to_dir`).
