@@ -22,6 +22,8 @@ pub mod probe;
 pub mod rlimit;
 pub mod seccomp;
 mod sys;
+#[cfg(test)]
+mod test_support;
 pub mod tty;
 
 pub use mounts::DEVICES;

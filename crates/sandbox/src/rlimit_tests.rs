@@ -201,7 +201,7 @@ fn nproc_counts_the_sandbox_user_namespace() {
     let root = nix::unistd::geteuid().is_root();
     match forks_under_nproc_4(root) {
         NO_USERNS => {
-            println!("SKIP nproc_counts_the_sandbox_user_namespace: cannot create a user namespace")
+            crate::test_support::skip("nproc_counts_the_sandbox_user_namespace", "cannot create a user namespace")
         }
         // 4 processes in the namespace: the child and 3 forks.
         n => assert_eq!(
@@ -214,13 +214,13 @@ fn nproc_counts_the_sandbox_user_namespace() {
 #[test]
 fn nproc_is_not_enforced_for_outside_root() {
     if !nix::unistd::geteuid().is_root() {
-        return println!("SKIP nproc_is_not_enforced_for_outside_root: not root");
+        return crate::test_support::skip("nproc_is_not_enforced_for_outside_root", "not root");
     }
     // The kernel exempts real uid 0 (INIT_USER): all 8 forks succeed,
     // which is why nproc_enforced(0) is false.
     match forks_under_nproc_4(false) {
         NO_USERNS => {
-            println!("SKIP nproc_is_not_enforced_for_outside_root: cannot create a user namespace")
+            crate::test_support::skip("nproc_is_not_enforced_for_outside_root", "cannot create a user namespace")
         }
         n => assert_eq!(
             n, 8,

@@ -124,8 +124,18 @@ pub fn i_am_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Reports a test (or one identity of it) that cannot run here: printed,
+/// and appended to `$CORRAL_SKIP_LOG` when set, so `scripts/test.sh` lists
+/// every skip at the end even though cargo hides passing tests' output.
 pub fn skip(test: &str, reason: impl fmt::Display) {
-    eprintln!("SKIP: {test}: {reason}");
+    let line = format!("SKIP: {test}: {reason}");
+    eprintln!("{line}");
+    if let Some(path) = std::env::var_os("CORRAL_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
 }
 
 fn id_of(name: &str, flag: &str) -> Result<u32, String> {
