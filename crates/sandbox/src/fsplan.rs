@@ -125,6 +125,10 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
             dst: "/tmp".into(),
             mode: 0o1777,
         });
+        // The root itself is an empty tmpfs holding only what is bound on
+        // it, so reading beneath "/" is exactly the mount set (and `ls /`,
+        // `find /` or a shell's path completion work).
+        ll_read.push(PathBuf::from("/"));
         let mut reads: Vec<PathBuf> = req.read.clone();
         let mut i = 0;
         while i < reads.len() {
