@@ -112,3 +112,41 @@ fn host_processes_are_invisible() {
         assert!(n <= 6, "sees {n} processes:\n{out}");
     });
 }
+
+#[test]
+fn setuid_root_binary_gains_nothing() {
+    if !i_am_root() {
+        return skip(
+            "setuid_root_binary_gains_nothing",
+            "needs root to create a setuid-root binary",
+        );
+    }
+    for_each_identity("setuid_root_binary_gains_nothing", |env| {
+        // A setuid-root copy of `id`, where the sandbox can see it.
+        let dir = TempDir::new_in(scratch_root(), "corral-suid-");
+        let suid = dir.path().join("id");
+        std::fs::copy("/usr/bin/id", &suid).expect("copy id");
+        std::os::unix::fs::chown(&suid, Some(0), Some(0)).expect("chown");
+        chmod(&suid, 0o4755);
+        let script = format!(
+            "{} -u; {} -ur; grep -E '^(CapEff|CapPrm)' /proc/self/status",
+            suid.display(),
+            suid.display()
+        );
+        let out = env.sh(&[], &script);
+        out.code(0)
+            .lacks("\n0\n")
+            .stdout_has("CapEff:\t0000000000000000")
+            .stdout_has("CapPrm:\t0000000000000000");
+        let inside_uid = if env.who.is_root() {
+            1000
+        } else {
+            env.who.uid()
+        };
+        let expected = format!("{inside_uid}\n{inside_uid}\n");
+        assert!(
+            out.stdout.starts_with(&expected),
+            "the setuid-root binary changed the effective uid:\n{out}"
+        );
+    });
+}

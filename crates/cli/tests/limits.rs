@@ -179,3 +179,89 @@ except OSError as e:
             .lacks("NO-LIMIT");
     });
 }
+
+/// The host cgroup directory of `pid` in the v1 `cpu` hierarchy, if any.
+fn cpu_cgroup_of(pid: u32) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    text.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "cpu")
+            .then(|| std::path::Path::new("/sys/fs/cgroup/cpu").join(path.trim_start_matches('/')))
+    })
+}
+
+#[test]
+fn cpus_limit_sets_a_quota_and_throttles() {
+    for_each_identity("cpus_limit_sets_a_quota_and_throttles", |env| {
+        let probe = env.run(&["run", "--cpus", "0.5", "--", "true"]);
+        if probe.code == Some(125) {
+            // No cgroup for this identity: refused, with the reason and fix.
+            probe
+                .stderr_has("refusing to run")
+                .stderr_has("cpus limit")
+                .stderr_has("--allow-degraded");
+            return;
+        }
+        probe.code(0).stderr_has("cpus=0.5");
+        if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists() {
+            return skip(
+                "cpus_limit_sets_a_quota_and_throttles",
+                "no cgroup v1 cpu hierarchy to inspect from the host",
+            );
+        }
+        // Burn CPU for a while, then wait: meanwhile read the sandbox's cgroup
+        // from the host.
+        let arg = format!("20.{}", unique("").replace('-', ""));
+        let script =
+            format!("i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo burned; sleep {arg}");
+        let mut child = env
+            .command(&["run", "-q", "--cpus", "0.5", "--", "sh", "-c", &script])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn corral");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).expect("read");
+        assert_eq!(line, "burned\n");
+        // `sleep` starts just after the line is printed.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let pid = loop {
+            if let Some(pid) = host_pids_with_argv(&["sleep", &arg]).first() {
+                break *pid;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sandboxed sleep never appeared on the host"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let dir = cpu_cgroup_of(pid).expect("the sandbox has a cpu cgroup");
+        let read = |f: &str| {
+            std::fs::read_to_string(dir.join(f))
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
+        };
+        let quota: i64 = read("cpu.cfs_quota_us").trim().parse().expect("quota");
+        let period: i64 = read("cpu.cfs_period_us").trim().parse().expect("period");
+        assert_eq!(
+            quota * 2,
+            period,
+            "quota {quota} / period {period} is not 0.5 CPU"
+        );
+        let throttled: u64 = read("cpu.stat")
+            .lines()
+            .find_map(|l| l.strip_prefix("nr_throttled "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("nr_throttled");
+        assert!(
+            throttled > 0,
+            "the busy loop was never throttled: {}",
+            read("cpu.stat")
+        );
+        kill_leftovers(&["sleep", &arg]);
+        let _ = child.wait();
+    });
+}

@@ -58,7 +58,11 @@ fn bin_for(user: &User) -> Result<PathBuf, String> {
     let dir = Path::new(scratch_root()).join("bin");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     chmod(&dir, 0o755);
-    let copy = dir.join(format!("corral-{}-{}", meta.len(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000));
+    let copy = dir.join(format!(
+        "corral-{}-{}",
+        meta.len(),
+        meta.mtime_nsec() + meta.mtime() * 1_000_000_000
+    ));
     if !copy.exists() {
         let tmp = dir.join(format!(".corral-{}", std::process::id()));
         std::fs::copy(BIN, &tmp).map_err(|e| format!("copy {BIN}: {e}"))?;
@@ -68,7 +72,11 @@ fn bin_for(user: &User) -> Result<PathBuf, String> {
     if reachable(&copy)? {
         Ok(copy)
     } else {
-        Err(format!("{} is not executable by {}", copy.display(), user.name))
+        Err(format!(
+            "{} is not executable by {}",
+            copy.display(),
+            user.name
+        ))
     }
 }
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -132,7 +140,11 @@ pub fn skip(test: &str, reason: impl fmt::Display) {
     eprintln!("{line}");
     if let Some(path) = std::env::var_os("CORRAL_SKIP_LOG") {
         use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
             let _ = writeln!(f, "{line}");
         }
     }
