@@ -139,7 +139,10 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         },
         allow_degraded: policy.sandbox.dangerously_allow_degraded,
     };
-    Ok(Resolved { plan, fs: fs_resolved })
+    Ok(Resolved {
+        plan,
+        fs: fs_resolved,
+    })
 }
 
 /// The sandbox's ids. An unprivileged caller's sandbox has the caller's

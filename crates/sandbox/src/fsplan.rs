@@ -216,9 +216,13 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
             || (host_root && !tmpfs_dirs.iter().any(|t| p.starts_with(t)))
     };
     let deny = Patterns::compile("deny_read", &req.deny_read)?;
-    let rescan = ProtectedScan { patterns: Patterns::compile("protected", &req.protected)?, roots: writable.clone() };
-    let [masked, protected]: [Vec<PathBuf>; 2] =
-        expand(&[&deny, &rescan.patterns], &writable).try_into().unwrap_or_default();
+    let rescan = ProtectedScan {
+        patterns: Patterns::compile("protected", &req.protected)?,
+        roots: writable.clone(),
+    };
+    let [masked, protected]: [Vec<PathBuf>; 2] = expand(&[&deny, &rescan.patterns], &writable)
+        .try_into()
+        .unwrap_or_default();
     let masked: Vec<PathBuf> = masked.into_iter().filter(|p| visible(p)).collect();
     let protected: Vec<PathBuf> = rescan
         .inside_roots(protected)
@@ -358,7 +362,10 @@ pub struct ProtectedScan {
 
 impl ProtectedScan {
     fn inside_roots(&self, found: Vec<PathBuf>) -> Vec<PathBuf> {
-        found.into_iter().filter(|p| self.roots.iter().any(|w| p.starts_with(w) && p != w)).collect()
+        found
+            .into_iter()
+            .filter(|p| self.roots.iter().any(|w| p.starts_with(w) && p != w))
+            .collect()
     }
 
     /// The protected paths that exist now inside writable trees. Called
@@ -366,7 +373,9 @@ impl ProtectedScan {
     /// protected paths the command created (a mount can only protect what
     /// exists when the sandbox starts).
     pub fn now(&self) -> Vec<PathBuf> {
-        let found = expand(&[&self.patterns], &self.roots).pop().unwrap_or_default();
+        let found = expand(&[&self.patterns], &self.roots)
+            .pop()
+            .unwrap_or_default();
         self.inside_roots(found)
     }
 }
@@ -411,11 +420,14 @@ impl Patterns {
     fn compile(key: &'static str, patterns: &[String]) -> Result<Patterns, FsPlanError> {
         let glob = |pattern: &String| {
             // `*` and `?` stop at `/`; `**` crosses directories.
-            GlobBuilder::new(pattern).literal_separator(true).build().map_err(|e| FsPlanError::Glob {
-                key,
-                pattern: pattern.clone(),
-                message: e.kind().to_string(),
-            })
+            GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| FsPlanError::Glob {
+                    key,
+                    pattern: pattern.clone(),
+                    message: e.kind().to_string(),
+                })
         };
         let mut out = Patterns {
             literal_abs: Vec::new(),
@@ -438,7 +450,8 @@ impl Patterns {
                     } else {
                         Path::new(pattern).components().count() - prefix.components().count()
                     };
-                    out.abs_globs.push((glob(pattern)?.compile_matcher(), prefix, depth));
+                    out.abs_globs
+                        .push((glob(pattern)?.compile_matcher(), prefix, depth));
                 }
                 (false, true) => {
                     rel.add(glob(pattern)?);

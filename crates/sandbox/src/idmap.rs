@@ -20,7 +20,8 @@ use std::path::Path;
 /// its own and only blocks in `read` until we have written its maps and
 /// opened its namespace.
 fn root_to(uid: u32, gid: u32) -> io::Result<OwnedFd> {
-    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    let (read_end, write_end) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
     let mut stack = vec![0u8; 16 * 1024];
     // The stack grows down from its (16-byte aligned) top.
     let top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
@@ -29,14 +30,25 @@ fn root_to(uid: u32, gid: u32) -> io::Result<OwnedFd> {
     // on the descriptor passed as its argument and returns; `stack` outlives
     // the child because we reap it below before `stack` is dropped.
     let pid = unsafe {
-        libc::clone(hold_namespace, top as *mut libc::c_void, flags, read_end.as_raw_fd() as usize as *mut libc::c_void)
+        libc::clone(
+            hold_namespace,
+            top as *mut libc::c_void,
+            flags,
+            read_end.as_raw_fd() as usize as *mut libc::c_void,
+        )
     };
     if pid < 0 {
         return Err(io::Error::last_os_error());
     }
     let result = (|| {
-        sys::write_file_once(&sys::cpath(Path::new(&format!("/proc/{pid}/uid_map")))?, format!("0 {uid} 1").as_bytes())?;
-        sys::write_file_once(&sys::cpath(Path::new(&format!("/proc/{pid}/gid_map")))?, format!("0 {gid} 1").as_bytes())?;
+        sys::write_file_once(
+            &sys::cpath(Path::new(&format!("/proc/{pid}/uid_map")))?,
+            format!("0 {uid} 1").as_bytes(),
+        )?;
+        sys::write_file_once(
+            &sys::cpath(Path::new(&format!("/proc/{pid}/gid_map")))?,
+            format!("0 {gid} 1").as_bytes(),
+        )?;
         std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
     })();
     // The shared table's last write end closes: the child's read returns.

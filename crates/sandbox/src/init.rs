@@ -200,14 +200,20 @@ struct SpawnArgs<'a, 'b> {
 /// copy away at exec, was a visible share of a launch.) The child runs on
 /// a stack of its own with a guard page below it.
 fn spawn_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<Pid> {
-    let stack = sys::ChildStack::new(COMMAND_STACK).map_err(setup_err("allocate the command's stack"))?;
+    let stack =
+        sys::ChildStack::new(COMMAND_STACK).map_err(setup_err("allocate the command's stack"))?;
     let args = SpawnArgs { ctx, pty };
     let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
     // SAFETY: `command_main` only uses `args` (alive until clone returns,
     // which with CLONE_VFORK is after the child exec'd or exited) and ends
     // in execve or _exit; `stack` outlives the child for the same reason.
     let pid = unsafe {
-        libc::clone(command_main, stack.top(), flags, (&args as *const SpawnArgs<'_, '_>).cast_mut().cast())
+        libc::clone(
+            command_main,
+            stack.top(),
+            flags,
+            (&args as *const SpawnArgs<'_, '_>).cast_mut().cast(),
+        )
     };
     if pid < 0 {
         return Err(setup_err("start the command")(io::Error::last_os_error()));

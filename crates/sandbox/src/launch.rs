@@ -232,7 +232,9 @@ impl Watch {
         // reaping everything else in the sandbox, so waiting for init's own
         // exit, the namespaces' teardown, would only add latency; it dies
         // with us at the latest, by its parent-death signal) or init is gone.
-        while !(self.master.is_none() && (self.status.is_some() || (self.init_done && self.ctl.is_none()))) {
+        while !(self.master.is_none()
+            && (self.status.is_some() || (self.init_done && self.ctl.is_none())))
+        {
             let timeout = self.next_timeout();
             let stdin = io::stdin();
             let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];

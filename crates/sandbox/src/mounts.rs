@@ -296,7 +296,8 @@ const MASK_FILE: &CStr = c"/dev/f";
 impl MaskSource {
     fn create() -> Result<Self> {
         let here = Path::new("(mask source)");
-        let opts: [(&CStr, &CStr); 3] = [(c"mode", c"0000"), (c"size", c"4k"), (c"nr_inodes", c"4")];
+        let opts: [(&CStr, &CStr); 3] =
+            [(c"mode", c"0000"), (c"size", c"4k"), (c"nr_inodes", c"4")];
         let mnt = sys::detached_tmpfs(&opts, 0).map_err(err("create", here))?;
         let mnt_fd = mnt.as_fd();
         nix::sys::stat::mkdirat(mnt_fd, "d", nix::sys::stat::Mode::empty())
@@ -326,7 +327,8 @@ impl MaskSource {
         let source = if is_dir { MASK_DIR } else { MASK_FILE };
         // Each mask needs its own mount: clone the source.
         let fd = sys::open_tree_clone(None, source).map_err(err("mask", shown))?;
-        sys::mount_setattr(fd.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0).map_err(err("mask", shown))?;
+        sys::mount_setattr(fd.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0)
+            .map_err(err("mask", shown))?;
         sys::move_mount(fd.as_fd(), None, &c(target)?).map_err(err("mask", shown))
     }
 }

@@ -200,9 +200,10 @@ fn nproc_counts_the_sandbox_user_namespace() {
     // Root becomes a fresh uid: RLIMIT_NPROC never applies to uid 0.
     let root = nix::unistd::geteuid().is_root();
     match forks_under_nproc_4(root) {
-        NO_USERNS => {
-            crate::test_support::skip("nproc_counts_the_sandbox_user_namespace", "cannot create a user namespace")
-        }
+        NO_USERNS => crate::test_support::skip(
+            "nproc_counts_the_sandbox_user_namespace",
+            "cannot create a user namespace",
+        ),
         // 4 processes in the namespace: the child and 3 forks.
         n => assert_eq!(
             n, 3,
@@ -219,9 +220,10 @@ fn nproc_is_not_enforced_for_outside_root() {
     // The kernel exempts real uid 0 (INIT_USER): all 8 forks succeed,
     // which is why nproc_enforced(0) is false.
     match forks_under_nproc_4(false) {
-        NO_USERNS => {
-            crate::test_support::skip("nproc_is_not_enforced_for_outside_root", "cannot create a user namespace")
-        }
+        NO_USERNS => crate::test_support::skip(
+            "nproc_is_not_enforced_for_outside_root",
+            "cannot create a user namespace",
+        ),
         n => assert_eq!(
             n, 8,
             "RLIMIT_NPROC unexpectedly enforced for uid 0: update nproc_enforced()"

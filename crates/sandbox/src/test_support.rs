@@ -9,7 +9,11 @@ pub(crate) fn skip(test: &str, reason: impl std::fmt::Display) {
     println!("{line}");
     if let Some(path) = std::env::var_os("CORRAL_SKIP_LOG") {
         use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
             let _ = writeln!(f, "{line}");
         }
     }

@@ -132,7 +132,9 @@ fn file_of(cg: &Cgroup, v1_controller: &str, v2: &str, v1: &str) -> String {
 fn real_cgroup_enforces_limits_and_cleans_up() {
     let support = match usable() {
         Ok(s) => s,
-        Err(why) => return crate::test_support::skip("real_cgroup_enforces_limits_and_cleans_up", why),
+        Err(why) => {
+            return crate::test_support::skip("real_cgroup_enforces_limits_and_cleans_up", why)
+        }
     };
     let run_id = format!("test-{}", std::process::id());
     let limits = LimitsPlan {
@@ -238,12 +240,18 @@ fn real_cgroup_v2_freeze_and_kill() {
                     controllers: Vec::new(),
                 },
                 None => {
-                    return crate::test_support::skip("real_cgroup_v2_freeze_and_kill", "no cgroup2 root mounted")
+                    return crate::test_support::skip(
+                        "real_cgroup_v2_freeze_and_kill",
+                        "no cgroup2 root mounted",
+                    )
                 }
             }
         }
         _ => {
-            return crate::test_support::skip("real_cgroup_v2_freeze_and_kill", "no writable cgroup v2 and not root")
+            return crate::test_support::skip(
+                "real_cgroup_v2_freeze_and_kill",
+                "no writable cgroup v2 and not root",
+            )
         }
     };
     let cg = create(

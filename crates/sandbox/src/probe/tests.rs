@@ -172,7 +172,10 @@ fn real_probe_matches_this_machine() {
     assert_eq!(quick.landlock_abi, crate::landlock::abi_version());
     assert_eq!(quick.landlock.is_yes(), quick.landlock_abi.is_some());
     if quick.landlock_abi.is_none() {
-        crate::test_support::skip("real_probe_matches_this_machine (landlock part)", format_args!("Landlock unavailable here ({:?})", quick.landlock));
+        crate::test_support::skip(
+            "real_probe_matches_this_machine (landlock part)",
+            format_args!("Landlock unavailable here ({:?})", quick.landlock),
+        );
     }
     let status = std::fs::read_to_string("/proc/self/status").expect("status");
     assert_eq!(
@@ -209,7 +212,10 @@ fn real_probe_matches_this_machine() {
             "{full:?}"
         );
     } else {
-        crate::test_support::skip("real_probe_matches_this_machine (user namespace part)", "unshare(CLONE_NEWUSER) fails here");
+        crate::test_support::skip(
+            "real_probe_matches_this_machine (user namespace part)",
+            "unshare(CLONE_NEWUSER) fails here",
+        );
         assert!(!full.user_namespaces.is_yes(), "{:?}", full.user_namespaces);
     }
     assert_eq!(full.items().len(), 11);

@@ -1,33 +1,43 @@
-//! The few classic-BPF instructions corral writes itself, in front of the
-//! program seccompiler compiles from the table.
+//! Classic-BPF encoding and a tiny code builder for the deny filter.
 //!
-//! Why a hand-written prefix: seccompiler (0.5) checks the architecture,
-//! but not the x32 ABI. On x86_64, x32 syscalls arrive with
-//! `AUDIT_ARCH_X86_64` and the number ORed with 0x40000000, so a number-only
-//! deny list is bypassed by `syscall(0x40000000 | SYS_ptrace)`. seccompiler
-//! also gives every rule of a filter the same action, while clone3 must
-//! return ENOSYS rather than EPERM. Both fit in a handful of instructions
-//! whose jumps stay inside the prefix, so the prefix composes with
-//! seccompiler's program (relative jumps) by plain concatenation. Every
-//! instruction here (loads of `nr` and `arch`, JEQ/JGE with constants,
-//! RET) is one the kernel's seccomp action cache can evaluate, so allowed
-//! syscalls stay cached.
+//! [`Code`] emits a program backwards, from its last instruction to its
+//! first, so that every jump's target already exists when the jump is
+//! written and its offset is known at once (no fix-ups, no labels to
+//! resolve). Conditional jumps have 8-bit offsets: when a target is more
+//! than 255 instructions away, the builder puts a trampoline right behind
+//! the jump (a copy of the target if it is a `ret`, else a `ja` with a
+//! 32-bit offset). Every instruction emitted here (loads of `nr`, `arch`
+//! and arguments, `and`, `ja`, JEQ/JGE/JSET with constants, `ret`) is one
+//! the kernel's seccomp action cache can evaluate (it gives up on argument
+//! loads only, which is what keeps number-only decisions cached).
 
 use libc::sock_filter;
 
 // linux/bpf_common.h (libc's copies of these have varying integer types).
 const BPF_LD: u16 = 0x00;
+const BPF_ALU: u16 = 0x04;
 const BPF_JMP: u16 = 0x05;
 const BPF_RET: u16 = 0x06;
 const BPF_W: u16 = 0x00;
 const BPF_ABS: u16 = 0x20;
-const BPF_JEQ: u16 = 0x10;
-const BPF_JGE: u16 = 0x30;
+const BPF_AND: u16 = 0x50;
+const BPF_JA: u16 = 0x00;
+pub(super) const BPF_JEQ: u16 = 0x10;
+pub(super) const BPF_JGE: u16 = 0x30;
+pub(super) const BPF_JSET: u16 = 0x40;
 const BPF_K: u16 = 0x00;
 
-// Offsets in `struct seccomp_data { int nr; __u32 arch; ... }`.
-const NR_OFFSET: u32 = 0;
-const ARCH_OFFSET: u32 = 4;
+// Offsets in `struct seccomp_data { int nr; __u32 arch; __u64 ip;
+// __u64 args[6]; }`.
+pub(super) const NR_OFFSET: u32 = 0;
+pub(super) const ARCH_OFFSET: u32 = 4;
+const ARGS_OFFSET: u32 = 16;
+
+/// Offset of the low 32 bits of argument `index` (0..=5). Both supported
+/// architectures are little-endian, so the low half comes first.
+pub(super) const fn arg_low(index: u8) -> u32 {
+    ARGS_OFFSET + 8 * index as u32
+}
 
 // linux/audit.h: EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE. Each is unused
 // on the other architecture outside the tests.
@@ -57,48 +67,102 @@ const fn stmt(code: u16, k: u32) -> sock_filter {
     }
 }
 
-const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
-    sock_filter { code, jt, jf, k }
+/// An emitted instruction, named by its distance from the program's end
+/// (its index in [`Code`]'s reversed buffer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Label(usize);
+
+/// A program under construction, last instruction first.
+pub(super) struct Code {
+    rev: Vec<sock_filter>,
 }
 
-/// The guard every call passes first:
-/// 1. a foreign architecture (i386 via `int 0x80`, arm32 compat) kills the
-///    process: its syscall numbers mean different syscalls, so no rule below
-///    would apply to it;
-/// 2. on x86_64, any number at or above the x32 bit is denied with EPERM;
-/// 3. the `enosys` numbers return ENOSYS.
-///
-/// Then control falls through to seccompiler's program (which checks the
-/// architecture again, harmlessly).
-pub(super) fn prefix(enosys: &[i64]) -> Vec<sock_filter> {
-    let mut out = vec![
-        stmt(BPF_LD | BPF_W | BPF_ABS, ARCH_OFFSET),
-        jump(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 1, 0),
-        stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_KILL_PROCESS),
-        stmt(BPF_LD | BPF_W | BPF_ABS, NR_OFFSET),
-    ];
-    if cfg!(target_arch = "x86_64") {
-        out.push(jump(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1));
-        out.push(stmt(BPF_RET | BPF_K, ret_errno(libc::EPERM)));
+impl Code {
+    pub(super) fn with_capacity(n: usize) -> Code {
+        Code {
+            rev: Vec::with_capacity(n),
+        }
     }
-    for &nr in enosys {
-        // Syscall numbers are small and non-negative: the table's numbers
-        // come from libc::SYS_*; truncation cannot happen.
-        out.push(jump(BPF_JMP | BPF_JEQ | BPF_K, nr as u32, 0, 1));
-        out.push(stmt(BPF_RET | BPF_K, ret_errno(libc::ENOSYS)));
-    }
-    out
-}
 
-/// Converts seccompiler's instruction type (same layout, its own struct) to
-/// libc's, which is what `struct sock_fprog` points to.
-pub(super) fn from_seccompiler(
-    program: &[seccompiler::sock_filter],
-) -> impl Iterator<Item = sock_filter> + '_ {
-    program.iter().map(|i| sock_filter {
-        code: i.code,
-        jt: i.jt,
-        jf: i.jf,
-        k: i.k,
-    })
+    fn push(&mut self, insn: sock_filter) -> Label {
+        self.rev.push(insn);
+        Label(self.rev.len() - 1)
+    }
+
+    /// How far the instruction emitted next would jump to reach `target`
+    /// (0: `target` is the instruction right after it).
+    fn offset(&self, target: Label) -> usize {
+        self.rev.len() - 1 - target.0
+    }
+
+    pub(super) fn ret(&mut self, k: u32) -> Label {
+        self.push(stmt(BPF_RET | BPF_K, k))
+    }
+
+    /// An instruction that continues at `target`: a copy of it if it is a
+    /// `ret` (as short, and one instruction less to run), else `ja`.
+    pub(super) fn goto(&mut self, target: Label) -> Label {
+        let insn = self.rev[target.0];
+        if insn.code == BPF_RET | BPF_K {
+            return self.push(insn);
+        }
+        // The program is at most MAX_INSTRUCTIONS long once checked; a
+        // longer one is rejected before it is used, whatever `k` says.
+        let k = u32::try_from(self.offset(target)).unwrap_or(u32::MAX);
+        self.push(stmt(BPF_JMP | BPF_JA, k))
+    }
+
+    /// Makes `next` the instruction right after the one emitted next.
+    fn fall_into(&mut self, next: Label) {
+        if self.offset(next) != 0 {
+            self.goto(next);
+        }
+    }
+
+    /// `A = *(u32 *)(seccomp_data + offset)`, then `next`.
+    pub(super) fn load(&mut self, offset: u32, next: Label) -> Label {
+        self.fall_into(next);
+        self.push(stmt(BPF_LD | BPF_W | BPF_ABS, offset))
+    }
+
+    /// `A &= mask`, then `next`.
+    pub(super) fn and(&mut self, mask: u32, next: Label) -> Label {
+        self.fall_into(next);
+        self.push(stmt(BPF_ALU | BPF_AND | BPF_K, mask))
+    }
+
+    /// `if (A <op> k) goto yes; else goto no;` with trampolines for
+    /// targets out of reach of the 8-bit offsets.
+    pub(super) fn jump(&mut self, op: u16, k: u32, yes: Label, no: Label) -> Label {
+        if yes == no {
+            return self.goto(yes);
+        }
+        let (mut yes, mut no) = (yes, no);
+        // Each trampoline lands right behind the jump, so this ends after
+        // at most two of them (offsets 0 and 1).
+        loop {
+            if self.offset(yes) > usize::from(u8::MAX) {
+                yes = self.goto(yes);
+            } else if self.offset(no) > usize::from(u8::MAX) {
+                no = self.goto(no);
+            } else {
+                break;
+            }
+        }
+        let jt = u8::try_from(self.offset(yes)).unwrap_or(u8::MAX);
+        let jf = u8::try_from(self.offset(no)).unwrap_or(u8::MAX);
+        self.push(sock_filter {
+            code: BPF_JMP | op | BPF_K,
+            jt,
+            jf,
+            k,
+        })
+    }
+
+    /// The program, first instruction first.
+    pub(super) fn finish(self) -> Vec<sock_filter> {
+        let mut program = self.rev;
+        program.reverse();
+        program
+    }
 }

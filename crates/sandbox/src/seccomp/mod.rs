@@ -1,65 +1,60 @@
 //! The seccomp deny filter: the sandbox's escape surface (other processes,
 //! mounts, namespaces, kernel attack surface) returns EPERM.
 //!
-//! The rules are data ([`rules`], in `table.rs`). [`build`] compiles them
-//! before fork (it allocates); [`Filter::install`] runs in the forked child
-//! right before execve and does not allocate.
+//! The rules are data ([`rules`], in `table.rs`). [`build`] checks them and
+//! compiles them (`codegen.rs`, on the instruction builder of `bpf.rs`)
+//! before fork, once per plan variant and process; [`Filter::install`] runs
+//! in the forked child right before execve and does not allocate.
 //!
-//! Program layout (see `bpf.rs` for why the first part is hand-written):
-//! 1. architecture check: a foreign ABI (i386 `int 0x80`) kills the process;
-//! 2. x86_64: syscall numbers with the x32 bit return EPERM;
-//! 3. number-only ENOSYS rules (clone3);
-//! 4. seccompiler's program: one JEQ per denied syscall, argument checks
-//!    for the few narrowed rules, default ALLOW.
+//! The program checks the architecture and the x32 bit, then finds the
+//! syscall number by binary search. Everything but the argument checks of
+//! `ioctl`, `socket`, `clone` and `personality` depends on the syscall
+//! number alone, so the kernel's seccomp action cache answers all other
+//! allowed syscalls without running the filter.
 //!
-//! Everything but the argument checks of `ioctl`, `socket`, `clone` and
-//! `personality` depends on the syscall number alone, so the kernel's
-//! seccomp action cache answers all other allowed syscalls without running
-//! the filter.
+//! Why our own code generator rather than seccompiler (or libseccomp):
+//! seccompiler emits one JEQ per rule in a line, which every uncached call
+//! walks and which the kernel walks once per syscall number when it fills
+//! its action cache at install; it also has no x32 guard and one action per
+//! filter. The generator is small, and `tests/reference.rs` checks its
+//! output against a plain reading of the table for every syscall number.
 
 mod bpf;
+mod codegen;
 mod table;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use nix::errno::Errno;
-use seccompiler::{
-    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
-    TargetArch,
-};
 
 use crate::plan::SeccompPlan;
+use codegen::Entry;
 pub use table::{rule_for, rules, Action, ArgCmp, Args, Cmp, Rule, When};
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("corral's seccomp filter supports x86_64 and aarch64 only");
 
-#[cfg(target_arch = "x86_64")]
-const TARGET_ARCH: TargetArch = TargetArch::x86_64;
-#[cfg(target_arch = "aarch64")]
-const TARGET_ARCH: TargetArch = TargetArch::aarch64;
-
 /// The kernel's limit on a seccomp program's length (BPF_MAXINSNS).
 const MAX_INSTRUCTIONS: usize = 4096;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SeccompError {
-    #[error(
-        "seccomp rule `{rule}` has an invalid argument comparison: {source}; fix the rule table"
-    )]
-    Rule {
+    #[error("seccomp rule `{rule}` {problem}; fix the rule table")]
+    InvalidRule {
         rule: &'static str,
-        #[source]
-        source: seccompiler::BackendError,
+        problem: &'static str,
     },
     #[error("seccomp rule `{rule}` returns ENOSYS but has argument conditions; only number-only rules may return ENOSYS, fix the rule table")]
     ConditionalEnosys { rule: &'static str },
-    #[error("compiling the seccomp deny filter failed: {source}")]
-    Compile {
-        #[source]
-        source: seccompiler::BackendError,
+    #[error(
+        "seccomp rules `{first}` and `{second}` both name syscall number {nr}; fix the rule table"
+    )]
+    DuplicateNumber {
+        nr: u32,
+        first: &'static str,
+        second: &'static str,
     },
     #[error("the seccomp deny filter has {len} instructions, more than the kernel's limit of {MAX_INSTRUCTIONS}")]
     TooLong { len: usize },
@@ -67,10 +62,11 @@ pub enum SeccompError {
     Install { errno: Errno, hint: &'static str },
 }
 
-/// A compiled deny filter, ready to install.
-#[derive(Clone)]
+/// A compiled deny filter, ready to install (cheap to copy: the program
+/// is compiled once per plan variant and kept for the process's life).
+#[derive(Clone, Copy)]
 pub struct Filter {
-    program: Box<[libc::sock_filter]>,
+    program: &'static [libc::sock_filter],
     rule_count: usize,
 }
 
@@ -93,78 +89,108 @@ fn applies(rule: &Rule, plan: &SeccompPlan) -> bool {
     wanted && rule.nr.is_some()
 }
 
-fn condition(rule: &Rule, cmp: &ArgCmp) -> Result<SeccompCondition, SeccompError> {
-    let (op, value) = match cmp.op {
-        Cmp::Eq(v) => (SeccompCmpOp::Eq, v),
-        Cmp::Ne(v) => (SeccompCmpOp::Ne, v),
-        Cmp::MaskedEq { mask, value } => (SeccompCmpOp::MaskedEq(u64::from(mask)), value),
+/// Checks the rule's shape and turns it into a code generator entry.
+fn entry(rule: &Rule, nr: i64) -> Result<Entry, SeccompError> {
+    let invalid = |problem| SeccompError::InvalidRule {
+        rule: rule.name,
+        problem,
     };
-    SeccompCondition::new(cmp.index, SeccompCmpArgLen::Dword, op, u64::from(value)).map_err(
-        |source| SeccompError::Rule {
-            rule: rule.name,
-            source,
-        },
-    )
-}
-
-/// Compiles the deny filter for `plan`. Call before fork: it allocates.
-pub fn build(plan: &SeccompPlan) -> Result<Filter, SeccompError> {
-    let mut enosys = Vec::new();
-    let mut eperm: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    let mut rule_count = 0;
-    for rule in rules().iter().filter(|r| applies(r, plan)) {
-        let Some(nr) = rule.nr else { continue };
-        rule_count += 1;
-        match (rule.action, rule.args) {
-            (Action::Enosys, Args::Any) => enosys.push(nr),
-            (Action::Enosys, Args::AnyOf(_)) => {
-                return Err(SeccompError::ConditionalEnosys { rule: rule.name })
-            }
-            (Action::Eperm, Args::Any) => {
-                eperm.insert(nr, Vec::new());
-            }
-            (Action::Eperm, Args::AnyOf(alternatives)) => {
-                let mut chain = Vec::with_capacity(alternatives.len());
-                for all_of in alternatives {
-                    let conditions = all_of
-                        .iter()
-                        .map(|c| condition(rule, c))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    chain.push(SeccompRule::new(conditions).map_err(|source| {
-                        SeccompError::Rule {
-                            rule: rule.name,
-                            source,
-                        }
-                    })?);
-                }
-                eperm.insert(nr, chain);
-            }
+    let nr = u32::try_from(nr)
+        .ok()
+        .filter(|&nr| nr < bpf::X32_SYSCALL_BIT)
+        .ok_or_else(|| invalid("has a syscall number outside 0..0x40000000"))?;
+    if let Args::AnyOf(alternatives) = rule.args {
+        if rule.action == Action::Enosys {
+            return Err(SeccompError::ConditionalEnosys { rule: rule.name });
+        }
+        if alternatives.is_empty() || alternatives.iter().any(|all_of| all_of.is_empty()) {
+            return Err(invalid(
+                "has an empty argument condition (a number-only rule is Args::Any)",
+            ));
+        }
+        if alternatives
+            .iter()
+            .flat_map(|a| a.iter())
+            .any(|c| c.index > 5)
+        {
+            return Err(invalid("compares an argument index above 5"));
         }
     }
-    let compiled: seccompiler::BpfProgram = SeccompFilter::new(
-        eperm,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::EPERM as u32),
-        TARGET_ARCH,
-    )
-    .and_then(TryInto::try_into)
-    .map_err(|source| SeccompError::Compile { source })?;
-    let mut program = bpf::prefix(&enosys);
-    program.extend(bpf::from_seccompiler(&compiled));
+    Ok(Entry {
+        nr,
+        action: rule.action,
+        args: rule.args,
+    })
+}
+
+/// A compiled program and the number of table rules in it.
+struct Compiled {
+    program: Box<[libc::sock_filter]>,
+    rule_count: usize,
+}
+
+/// Checks the rules `plan` selects and compiles them (uncached).
+fn compile(plan: &SeccompPlan) -> Result<Compiled, SeccompError> {
+    compile_rules(rules().iter().filter(|r| applies(r, plan)))
+}
+
+/// Checks `rules` (those without a number here are skipped) and compiles
+/// them.
+fn compile_rules<'a>(rules: impl Iterator<Item = &'a Rule>) -> Result<Compiled, SeccompError> {
+    let mut selected: Vec<(&'static str, Entry)> = Vec::with_capacity(64);
+    for rule in rules {
+        let Some(nr) = rule.nr else { continue };
+        selected.push((rule.name, entry(rule, nr)?));
+    }
+    selected.sort_unstable_by_key(|(_, e)| e.nr);
+    if let Some(w) = selected.windows(2).find(|w| w[0].1.nr == w[1].1.nr) {
+        return Err(SeccompError::DuplicateNumber {
+            nr: w[0].1.nr,
+            first: w[0].0,
+            second: w[1].0,
+        });
+    }
+    let entries: Vec<Entry> = selected.iter().map(|(_, e)| *e).collect();
+    Ok(Compiled {
+        program: compile_entries(&entries)?,
+        rule_count: entries.len(),
+    })
+}
+
+/// Compiles checked `entries` (sorted, unique) within the kernel's limit.
+fn compile_entries(entries: &[Entry]) -> Result<Box<[libc::sock_filter]>, SeccompError> {
+    let program = codegen::compile(entries);
     if program.len() > MAX_INSTRUCTIONS {
         return Err(SeccompError::TooLong { len: program.len() });
     }
-    Ok(Filter {
-        program: program.into_boxed_slice(),
-        rule_count,
-    })
+    Ok(program.into_boxed_slice())
+}
+
+/// Compiles the deny filter for `plan` (once per plan variant; later calls
+/// return the same program). Call before fork: the first call allocates.
+pub fn build(plan: &SeccompPlan) -> Result<Filter, SeccompError> {
+    // Every field of the plan is part of the cache key (a new field fails
+    // to compile here until it is).
+    let SeccompPlan {
+        allow_nested_namespaces,
+        deny_affinity_changes,
+    } = *plan;
+    static COMPILED: [OnceLock<Result<Compiled, SeccompError>>; 4] = [const { OnceLock::new() }; 4];
+    let slot = usize::from(allow_nested_namespaces) | usize::from(deny_affinity_changes) << 1;
+    match COMPILED[slot].get_or_init(|| compile(plan)) {
+        Ok(compiled) => Ok(Filter {
+            program: &compiled.program,
+            rule_count: compiled.rule_count,
+        }),
+        Err(e) => Err(e.clone()),
+    }
 }
 
 impl Filter {
     /// Installs the filter on the calling thread. For the forked child right
     /// before execve, after `PR_SET_NO_NEW_PRIVS`: it does not allocate.
     pub fn install(&self) -> Result<(), SeccompError> {
-        // `build` keeps the program within MAX_INSTRUCTIONS (< u16::MAX).
+        // `compile` keeps the program within MAX_INSTRUCTIONS (< u16::MAX).
         let prog = libc::sock_fprog {
             len: self.program.len() as u16,
             filter: self.program.as_ptr().cast_mut(),

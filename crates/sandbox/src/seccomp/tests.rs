@@ -167,14 +167,22 @@ struct Data {
     args: [u64; 6],
 }
 
-/// A classic-BPF interpreter for the instructions seccompiler and `bpf.rs`
-/// emit. Returns the action and whether any argument was read (a path that
-/// reads no argument is one the kernel's action cache can answer).
+/// A classic-BPF interpreter for the instructions `bpf.rs` emits. Returns
+/// the action and whether any argument was read (a path that reads no
+/// argument is one the kernel's action cache can answer: its emulator,
+/// `seccomp_is_const_allow`, gives up on argument loads only).
 fn eval(program: &[libc::sock_filter], d: &Data) -> (u32, bool) {
-    let (mut acc, mut pc, mut read_args) = (0u32, 0usize, false);
+    let (action, read_args, _) = run_counted(program, d);
+    (action, read_args)
+}
+
+/// `eval`, plus how many instructions ran.
+fn run_counted(program: &[libc::sock_filter], d: &Data) -> (u32, bool, usize) {
+    let (mut acc, mut pc, mut read_args, mut steps) = (0u32, 0usize, false, 0usize);
     loop {
         let i = program[pc];
         pc += 1;
+        steps += 1;
         let k = i.k;
         let cond = |c: bool| usize::from(if c { i.jt } else { i.jf });
         match i.code {
@@ -200,7 +208,7 @@ fn eval(program: &[libc::sock_filter], d: &Data) -> (u32, bool) {
             0x25 => pc += cond(acc > k),
             0x35 => pc += cond(acc >= k),
             0x45 => pc += cond(acc & k != 0),
-            0x06 => return (k, read_args),
+            0x06 => return (k, read_args, steps),
             code => panic!("unexpected BPF opcode {code:#x}"),
         }
     }
@@ -208,7 +216,7 @@ fn eval(program: &[libc::sock_filter], d: &Data) -> (u32, bool) {
 
 fn decide(filter: &Filter, nr: i64, args: [u64; 6]) -> u32 {
     eval(
-        &filter.program,
+        filter.program,
         &Data {
             nr: nr as u32,
             arch: NATIVE_ARCH,
@@ -224,7 +232,7 @@ fn number_only_everywhere_except_the_narrowed_rules() {
     let table: Vec<_> = rules().iter().filter(|r| applies(r, &all_on())).collect();
     for nr in 0..1024i64 {
         let (action, read_args) = eval(
-            &filter.program,
+            filter.program,
             &Data {
                 nr: nr as u32,
                 arch: NATIVE_ARCH,
@@ -255,7 +263,7 @@ fn guards_for_x32_and_foreign_architectures() {
     let filter = build(&SeccompPlan::default()).expect("filter builds");
     let run = |nr: u32, arch: u32| {
         eval(
-            &filter.program,
+            filter.program,
             &Data {
                 nr,
                 arch,
@@ -367,4 +375,6 @@ fn argument_rules_decide_on_the_low_32_bits() {
 // ------------------------------------------------------- real enforcement
 
 pub(crate) mod child;
+mod codegen;
 mod enforcement;
+mod reference;
