@@ -53,25 +53,15 @@ pub(crate) fn open_tree_clone(dirfd: Option<BorrowedFd<'_>>, path: &CStr) -> io:
 /// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {set, clr})` on a
 /// detached or attached mount referred to by `fd`.
 pub(crate) fn mount_setattr(fd: BorrowedFd<'_>, set: u64, clr: u64) -> io::Result<()> {
-    let attr = libc::mount_attr {
-        attr_set: set,
-        attr_clr: clr,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
-    // SAFETY: `attr` lives across the call and its size is passed; "" is a valid C string.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    check(ret).map(drop)
+    setattr_recursive(
+        fd,
+        libc::mount_attr {
+            attr_set: set,
+            attr_clr: clr,
+            propagation: 0,
+            userns_fd: 0,
+        },
+    )
 }
 
 /// `mount_setattr` setting `MOUNT_ATTR_IDMAP` (plus `set`) with the
@@ -81,12 +71,18 @@ pub(crate) fn mount_setattr_idmap(
     set: u64,
     userns_fd: RawFd,
 ) -> io::Result<()> {
-    let attr = libc::mount_attr {
-        attr_set: set | libc::MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns_fd as u64,
-    };
+    setattr_recursive(
+        fd,
+        libc::mount_attr {
+            attr_set: set | libc::MOUNT_ATTR_IDMAP,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: userns_fd as u64,
+        },
+    )
+}
+
+fn setattr_recursive(fd: BorrowedFd<'_>, attr: libc::mount_attr) -> io::Result<()> {
     let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
     // SAFETY: `attr` lives across the call and its size is passed; "" is a valid C string.
     let ret = unsafe {
