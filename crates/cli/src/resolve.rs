@@ -79,8 +79,33 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
     let abs_list = |list: &[String]| -> Result<Vec<PathBuf>> {
         list.iter().map(|s| absolute(s, &workspace, home)).collect()
     };
+    // Secrets and protected files are looked for in the caller's home and,
+    // when root runs corral for someone else's workspace, in that owner's
+    // home too (their ~/.ssh is as secret as root's).
+    let owner_home = if nix::unistd::getuid().is_root() {
+        owner_home(&workspace)
+    } else {
+        None
+    };
+    let homes: Vec<&Path> = home
+        .into_iter()
+        .chain(owner_home.as_deref().filter(|h| Some(*h) != home))
+        .collect();
     let pattern_list = |list: &[String]| -> Result<Vec<String>> {
-        list.iter().map(|s| expand_tilde(s, home)).collect()
+        let mut out = Vec::with_capacity(list.len());
+        for s in list {
+            if s == "~" || s.starts_with("~/") {
+                if homes.is_empty() {
+                    expand_tilde(s, None)?;
+                }
+                for h in &homes {
+                    out.push(expand_tilde(s, Some(h))?);
+                }
+            } else {
+                out.push(s.clone());
+            }
+        }
+        Ok(out)
     };
     let req = FsRequest {
         workspace: workspace.clone(),
@@ -91,7 +116,7 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         home: home.map(Path::to_path_buf),
         switched_ids: None,
     };
-    let ids = identity(policy, &workspace);
+    let ids = identity(policy);
     let req = FsRequest {
         switched_ids: ids.from_root.then_some((ids.outside_uid, ids.outside_gid)),
         ..req
@@ -151,15 +176,12 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
 /// [`ISOLATED_HOST_ID`] (root-owned writable paths are then idmapped).
 /// Inside, the uid is the caller's own, or 1000 for a root caller, unless
 /// the policy sets `process.uid`.
-fn identity(policy: &Policy, workspace: &Path) -> Ids {
+fn identity(policy: &Policy) -> Ids {
     let caller_uid = nix::unistd::getuid().as_raw();
     let caller_gid = nix::unistd::getgid().as_raw();
     let from_root = caller_uid == 0;
     let (outside_uid, outside_gid) = if from_root {
-        match std::fs::metadata(workspace) {
-            Ok(m) if m.uid() != 0 => (m.uid(), m.gid()),
-            _ => (ISOLATED_HOST_ID, ISOLATED_HOST_ID),
-        }
+        (ISOLATED_HOST_ID, ISOLATED_HOST_ID)
     } else {
         (caller_uid, caller_gid)
     };
@@ -177,6 +199,21 @@ fn identity(policy: &Policy, workspace: &Path) -> Ids {
         outside_gid,
         from_root,
     }
+}
+
+/// The home directory (from /etc/passwd) of the workspace's owner, when
+/// that is not root.
+fn owner_home(workspace: &Path) -> Option<PathBuf> {
+    let uid = std::fs::metadata(workspace).ok()?.uid();
+    if uid == 0 {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 6 && fields[2].parse() == Ok(uid) && fields[5].starts_with('/'))
+            .then(|| PathBuf::from(fields[5]))
+    })
 }
 
 fn cstring(bytes: &[u8], what: &str) -> Result<CString> {

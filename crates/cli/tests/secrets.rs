@@ -180,3 +180,38 @@ fn secrets_under_a_tmp_home_do_not_break_the_run() {
         out.code(0).stdout_has("ran").lacks("SECRET-");
     });
 }
+
+#[test]
+fn host_unix_sockets_outside_tmp_and_run_are_masked() {
+    for_each_identity("host_unix_sockets_outside_tmp_and_run_are_masked", |env| {
+        // A host daemon's socket in a directory the sandbox can see.
+        let dir = env.scratch("sock");
+        let path = dir.join("daemon.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        chmod(&path, 0o777);
+        let code = format!(
+            "import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect({:?})\n    print('CONNECTED')\nexcept OSError as e:\n    print('refused', e.errno)\n",
+            path.to_str().expect("utf-8 path")
+        );
+        let out = env.py(&[], &code);
+        drop(listener);
+        out.code(0).stdout_has("refused 13").lacks("CONNECTED");
+    });
+}
+
+#[test]
+fn an_unreadable_directory_is_masked_rather_than_skipped() {
+    for_each_identity(
+        "an_unreadable_directory_is_masked_rather_than_skipped",
+        |env| {
+            env.write("priv/.env", "TOPSECRET\n");
+            env.fix_ownership();
+            // Search-only for its owner: the planner cannot list it, the
+            // command (same owner) could chmod it back and read `.env`.
+            chmod(&env.ws.join("priv"), 0o300);
+            let out = env.sh(&[], "chmod 700 priv; cat priv/.env");
+            chmod(&env.ws.join("priv"), 0o700);
+            out.lacks("TOPSECRET");
+        },
+    );
+}

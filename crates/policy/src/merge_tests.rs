@@ -11,7 +11,7 @@ fn base(name: &str) -> Policy {
 
 #[test]
 fn deny_lists_are_appended_never_replaced() {
-    let merged = file("[filesystem]\ndeny_read = [\"~/secrets\", \"~/.ssh\"]\nprotected = [\"Makefile\"]\n[process]\nenv_deny = [\"GITHUB_TOKEN\"]\n")
+    let merged = file("[filesystem]\ndeny_read = [\"~/secrets\", \"~/.ssh\"]\nprotected = [\"Makefile\"]\n[process]\nenv_deny = [\"MY_DEPLOY_KEY\"]\n")
         .merged_onto(base("offline"));
     let offline = base("offline");
     // The profile's entries come first and stay; new ones follow, no repeats.
@@ -26,7 +26,7 @@ fn deny_lists_are_appended_never_replaced() {
     assert_eq!(merged.filesystem.protected.last().unwrap(), "Makefile");
     assert!(merged.filesystem.protected.len() == offline.filesystem.protected.len() + 1);
     assert_eq!(merged.process.env_deny.first().unwrap(), "SSH_AUTH_SOCK");
-    assert_eq!(merged.process.env_deny.last().unwrap(), "GITHUB_TOKEN");
+    assert_eq!(merged.process.env_deny.last().unwrap(), "MY_DEPLOY_KEY");
     assert_eq!(merged.extends, None);
 }
 

@@ -60,9 +60,19 @@ const DENY_READ: &[&str] = &[
 /// entries apply inside every writable path (`**/` also in nested
 /// repositories); `~/` entries matter when the home directory is writable.
 const PROTECTED: &[&str] = &[
+    // A `.git` *file* (worktree or submodule link) is read-only; a `.git`
+    // directory is only pinned (it cannot be renamed or replaced) because
+    // git must write objects, refs and the index in it.
+    "**/.git",
     "**/.git/hooks",
     "**/.git/config",
+    "**/.git/config.worktree",
     "**/.git/commondir",
+    "**/.git/modules/**/hooks",
+    "**/.git/modules/**/config",
+    "**/.git/modules/**/commondir",
+    "**/.git/worktrees/*/config.worktree",
+    "**/.git/worktrees/*/commondir",
     ".bashrc",
     ".bash_profile",
     ".bash_login",
@@ -76,17 +86,34 @@ const PROTECTED: &[&str] = &[
     "~/.profile",
     "~/.zshrc",
     "~/.bash_profile",
+    "~/.bash_aliases",
+    "~/.gitconfig",
+    "~/.config/git",
+    "~/.config/autostart",
+    "~/.config/systemd",
 ];
 
 /// Variables removed from the command's environment: an SSH agent socket
-/// would let the command sign with the user's keys, and the others are cloud
-/// credentials passed by value or by file.
+/// would let the command sign with the user's keys; the others are cloud,
+/// forge, registry and vault credentials, and anything named like a secret
+/// or a password. Model API keys (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`)
+/// pass: the agent under the sandbox needs them to work.
 const ENV_DENY: &[&str] = &[
     "SSH_AUTH_SOCK",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
+    "AWS_*",
+    "AZURE_*",
     "GOOGLE_APPLICATION_CREDENTIALS",
-    "AZURE_CLIENT_SECRET",
+    "KUBECONFIG",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "GITLAB_TOKEN",
+    "NPM_TOKEN",
+    "NODE_AUTH_TOKEN",
+    "VAULT_TOKEN",
+    "DOCKER_AUTH_CONFIG",
+    "*_SECRET",
+    "*_SECRET_*",
+    "*PASSWORD*",
 ];
 
 /// `offline`, the default: the whole host readable (so compilers, package

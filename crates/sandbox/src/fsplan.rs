@@ -37,7 +37,8 @@ pub struct FsResolved {
     pub landlock: LandlockPlan,
     /// Paths masked, for the header and the audit trail.
     pub masked: Vec<PathBuf>,
-    /// Protected paths that existed at start (bound read-only).
+    /// Protected paths that existed at start, as found (a symlink as
+    /// itself); compared with [`ProtectedScan::now`] after the run.
     pub protected: Vec<PathBuf>,
     /// Finds the protected paths again after the run.
     pub rescan: ProtectedScan,
@@ -59,6 +60,8 @@ pub enum FsPlanError {
     },
     #[error("filesystem.{key}: {path} must be an absolute path")]
     Relative { key: &'static str, path: PathBuf },
+    #[error("filesystem.protected: {path} has {links} hard links: a link elsewhere in a writable path could change it behind its read-only mount; remove the extra links (find . -samefile {path}) or copy the file over itself")]
+    HardLinked { path: PathBuf, links: u64 },
 }
 
 /// Directories replaced by a private tmpfs in every sandbox: they hold
@@ -220,15 +223,54 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
         patterns: Patterns::compile("protected", &req.protected)?,
         roots: writable.clone(),
     };
-    let [masked, protected]: [Vec<PathBuf>; 2] = expand(&[&deny, &rescan.patterns], &writable)
-        .try_into()
-        .unwrap_or_default();
-    let masked: Vec<PathBuf> = masked.into_iter().filter(|p| visible(p)).collect();
-    let protected: Vec<PathBuf> = rescan
-        .inside_roots(protected)
-        .into_iter()
-        .filter(|p| !masked.iter().any(|m| p.starts_with(m)))
-        .collect();
+    let found = expand(&[&deny, &rescan.patterns], &writable);
+    let [deny_found, protected_found]: [Vec<PathBuf>; 2] =
+        found.per_set.try_into().unwrap_or_default();
+    // Masks land on what a matched path resolves to: a `.env` that links to
+    // a secret elsewhere hides the secret (over-masking fails closed). Never
+    // on /proc, /sys or /dev, which hold no files of the user's and where a
+    // planted link (to /proc/self, say) would only break later runs.
+    let mut masked: Vec<PathBuf> = Vec::new();
+    for p in deny_found
+        .iter()
+        .chain(&found.unreadable)
+        .chain(&host_unix_sockets())
+    {
+        let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        let synthetic = ["/proc", "/sys", "/dev"]
+            .iter()
+            .any(|d| real.starts_with(d));
+        if !synthetic && visible(&real) && !masked.contains(&real) {
+            masked.push(real);
+        }
+    }
+    // Protected paths are reported as found (a symlink as itself) and
+    // mounted where they resolve, if that is inside a writable root.
+    let protected_lexical = rescan.inside_roots(protected_found);
+    let mut protected: Vec<PathBuf> = Vec::new();
+    let mut pin_only: Vec<PathBuf> = Vec::new();
+    for p in &protected_lexical {
+        let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        if !writable.iter().any(|w| real.starts_with(w) && &real != w)
+            || masked.iter().any(|m| real.starts_with(m))
+        {
+            continue;
+        }
+        check_links(&real)?;
+        // A `.git` directory itself stays writable (git must write objects,
+        // refs and the index): it is only pinned, so it cannot be renamed
+        // or replaced. A `.git` file (a worktree or submodule link) is
+        // protected like any file.
+        let is_git_dir = real.file_name().is_some_and(|n| n == ".git") && real.is_dir();
+        let list = if is_git_dir {
+            &mut pin_only
+        } else {
+            &mut protected
+        };
+        if !list.contains(&real) {
+            list.push(real);
+        }
+    }
     for path in &masked {
         ops.push(MountOp::Mask {
             path: path.clone(),
@@ -239,7 +281,7 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
     // mount point (a read-write bind onto itself), so it cannot be renamed
     // or removed: otherwise `mv .git .git-old` and a fresh `.git/hooks`
     // would step around the protection.
-    let mut pins: Vec<PathBuf> = Vec::new();
+    let mut pins: Vec<PathBuf> = pin_only;
     for path in &protected {
         let Some(root) = writable.iter().find(|w| path.starts_with(w)) else {
             continue;
@@ -292,7 +334,7 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
         },
         landlock,
         masked,
-        protected,
+        protected: protected_lexical,
         rescan,
     })
 }
@@ -330,6 +372,54 @@ fn untraversable(bound: &[PathBuf], home: Option<&Path>, ids: (u32, u32)) -> Vec
             if !out.iter().any(|o| dir.starts_with(o)) {
                 out.retain(|o| !o.starts_with(dir));
                 out.push(dir.to_path_buf());
+            }
+        }
+    }
+    out
+}
+
+/// Refuses a protected file (or a file directly inside a protected
+/// directory) with more than one hard link: the read-only mount protects a
+/// path, and another name for the same inode would stay writable.
+fn check_links(path: &Path) -> Result<(), FsPlanError> {
+    use std::os::unix::fs::MetadataExt;
+    let check = |p: &Path| match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_file() && m.nlink() > 1 => Err(FsPlanError::HardLinked {
+            path: p.to_path_buf(),
+            links: m.nlink(),
+        }),
+        _ => Ok(()),
+    };
+    check(path)?;
+    if path.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for entry in entries.flatten() {
+                check(&entry.path())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Pathname unix sockets bound in the caller's network namespace
+/// (`/proc/net/unix`). `connect()` needs no write access to the mount, so a
+/// read-only bind does not stop it: each visible one is masked (a Docker
+/// or LXD socket outside /run would otherwise hand the command the host).
+fn host_unix_sockets() -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string("/proc/net/unix") else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = Vec::new();
+    for line in text.lines().skip(1) {
+        // Num RefCount Protocol Flags Type St Inode Path
+        if let Some(path) = line
+            .split_whitespace()
+            .nth(7)
+            .filter(|p| p.starts_with('/'))
+        {
+            let path = PathBuf::from(path);
+            if !out.contains(&path) && path.exists() {
+                out.push(path);
             }
         }
     }
@@ -374,6 +464,7 @@ impl ProtectedScan {
     /// exists when the sandbox starts).
     pub fn now(&self) -> Vec<PathBuf> {
         let found = expand(&[&self.patterns], &self.roots)
+            .per_set
             .pop()
             .unwrap_or_default();
         self.inside_roots(found)
@@ -470,14 +561,12 @@ impl Patterns {
 /// Expands several keys' patterns to existing paths in one pass over the
 /// writable roots. Absolute entries name themselves (or glob from their
 /// fixed prefix); relative ones are matched in every writable root.
-fn expand(sets: &[&Patterns], roots: &[PathBuf]) -> Vec<Vec<PathBuf>> {
+fn expand(sets: &[&Patterns], roots: &[PathBuf]) -> Expanded {
     let mut out: Vec<Vec<PathBuf>> = sets.iter().map(|_| Vec::new()).collect();
-    // Symlinks are resolved now, on the host's view: the mounts are made in
-    // a staging tree where an absolute symlink would point back to the host
-    // tree, not into the sandbox. The command is not running yet, so it
-    // cannot swap a link between this point and the mount.
+    let mut unreadable: Vec<PathBuf> = Vec::new();
+    // Paths stay as found (lexical): a symlink at a matched name is
+    // reported as itself, and resolved only where a mount needs it.
     let push = |list: &mut Vec<PathBuf>, p: PathBuf| {
-        let p = std::fs::canonicalize(&p).unwrap_or(p);
         if !list.contains(&p) {
             list.push(p);
         }
@@ -491,49 +580,109 @@ fn expand(sets: &[&Patterns], roots: &[PathBuf]) -> Vec<Vec<PathBuf>> {
         for rel in &set.literal_rel {
             for root in roots {
                 let p = root.join(rel);
-                if std::fs::symlink_metadata(&p).is_ok() {
-                    push(list, p);
+                match std::fs::symlink_metadata(&p) {
+                    Ok(_) => push(list, p),
+                    // We cannot tell whether it exists: its directory is
+                    // not searchable by us (nor by the command, which has
+                    // our uid; but the command might chmod it if it owns
+                    // it). Fail closed: that directory is masked.
+                    Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+                        if let Some(parent) = p.parent() {
+                            push(&mut unreadable, parent.to_path_buf());
+                        }
+                    }
+                    Err(_) => {}
                 }
             }
         }
         for (glob, prefix, depth) in &set.abs_globs {
-            walk(prefix, prefix, *depth, &mut |p, _| {
-                if glob.is_match(p) {
-                    push(list, p.to_path_buf());
-                }
-            });
+            walk(
+                prefix,
+                prefix,
+                *depth,
+                &mut |p, _| {
+                    if glob.is_match(p) {
+                        push(list, p.to_path_buf());
+                    }
+                },
+                &mut Vec::new(),
+            );
         }
     }
     if sets.iter().any(|s| !s.rel_globs.is_empty()) {
         for root in roots {
-            walk(root, root, usize::MAX, &mut |p, rel| {
-                for (set, list) in sets.iter().zip(out.iter_mut()) {
-                    if set.rel_globs.is_match(rel) {
-                        push(list, p.to_path_buf());
+            walk(
+                root,
+                root,
+                usize::MAX,
+                &mut |p, rel| {
+                    for (set, list) in sets.iter().zip(out.iter_mut()) {
+                        if set.rel_globs.is_match(rel) {
+                            push(list, p.to_path_buf());
+                        }
                     }
-                }
-            });
+                },
+                &mut unreadable,
+            );
         }
     }
-    out
+    Expanded {
+        per_set: out,
+        unreadable,
+    }
+}
+
+/// What [`expand`] found: the matches of each pattern set, and the
+/// directories inside writable roots it could not read (so it cannot know
+/// what they hold).
+struct Expanded {
+    per_set: Vec<Vec<PathBuf>>,
+    unreadable: Vec<PathBuf>,
 }
 
 /// Depth-first walk without following symlinks, calling `f(path, relative)`.
-fn walk(root: &Path, dir: &Path, depth: usize, f: &mut dyn FnMut(&Path, &Path)) {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    depth: usize,
+    f: &mut dyn FnMut(&Path, &Path),
+    unreadable: &mut Vec<PathBuf>,
+) {
     if depth == 0 {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            if e.raw_os_error() == Some(libc::EACCES) {
+                unreadable.push(dir.to_path_buf());
+            }
+            return;
+        }
     };
     for entry in entries.flatten() {
         let path = entry.path();
         let rel = path.strip_prefix(root).unwrap_or(&path);
         f(&path, rel);
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            walk(root, &path, depth - 1, f);
+            walk(root, &path, depth - 1, f, unreadable);
         }
     }
+}
+
+/// A path as text safe to print on a terminal: control characters (which
+/// a hostile command could put in a file name to rewrite or hide a
+/// warning) are shown escaped.
+pub fn printable(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Lexically normalises an absolute path (`.` and `..`), without touching

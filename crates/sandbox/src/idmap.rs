@@ -13,13 +13,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// A user namespace mapping uid/gid 0 to `uid`/`gid`: the idmapping of
-/// the writable binds. A user namespace needs a process to create it: a
+/// A user namespace mapping the owner's uid/gid to the sandbox's: the
+/// idmapping of the writable binds. A user namespace needs a process to create it: a
 /// child that shares our memory and descriptor table (no address-space
 /// copy, the cost of a fork) runs [`hold_namespace`] on a small stack of
 /// its own and only blocks in `read` until we have written its maps and
 /// opened its namespace.
-fn root_to(uid: u32, gid: u32) -> io::Result<OwnedFd> {
+fn owner_to(owner: (u32, u32), sandbox: (u32, u32)) -> io::Result<OwnedFd> {
     let (read_end, write_end) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
     let mut stack = vec![0u8; 16 * 1024];
@@ -43,11 +43,11 @@ fn root_to(uid: u32, gid: u32) -> io::Result<OwnedFd> {
     let result = (|| {
         sys::write_file_once(
             &sys::cpath(Path::new(&format!("/proc/{pid}/uid_map")))?,
-            format!("0 {uid} 1").as_bytes(),
+            format!("{} {} 1", owner.0, sandbox.0).as_bytes(),
         )?;
         sys::write_file_once(
             &sys::cpath(Path::new(&format!("/proc/{pid}/gid_map")))?,
-            format!("0 {gid} 1").as_bytes(),
+            format!("{} {} 1", owner.1, sandbox.1).as_bytes(),
         )?;
         std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
     })();
@@ -59,7 +59,7 @@ fn root_to(uid: u32, gid: u32) -> io::Result<OwnedFd> {
     result
 }
 
-/// The body of [`root_to`]'s child: wait for end of file, then exit.
+/// The body of [`owner_to`]'s child: wait for end of file, then exit.
 extern "C" fn hold_namespace(arg: *mut libc::c_void) -> libc::c_int {
     let fd = arg as usize as libc::c_int;
     let mut byte = 0u8;
@@ -70,13 +70,18 @@ extern "C" fn hold_namespace(arg: *mut libc::c_void) -> libc::c_int {
 
 /// For each mount op, the idmapped detached clone to use instead of
 /// cloning inside the sandbox (`None`: the sandbox clones it itself).
+///
+/// A root-started sandbox runs under [`crate::plan::ISOLATED_HOST_ID`]; each
+/// writable path owned by someone else (root, or the user whose workspace
+/// it is) is bound through a mount that shows its owner's files as the
+/// sandbox's, and stores the sandbox's new files as its owner's.
 pub(crate) fn prepare(plan: &Plan) -> io::Result<Vec<Option<OwnedFd>>> {
     let ids = plan.ids;
     let mut out: Vec<Option<OwnedFd>> = plan.fs.mounts.iter().map(|_| None).collect();
-    if !ids.from_root || ids.outside_uid == 0 {
+    if !ids.from_root {
         return Ok(out);
     }
-    let mut userns: Option<OwnedFd> = None;
+    let mut namespaces: Vec<((u32, u32), OwnedFd)> = Vec::new();
     for (slot, op) in out.iter_mut().zip(&plan.fs.mounts) {
         let MountOp::Bind {
             src,
@@ -86,26 +91,30 @@ pub(crate) fn prepare(plan: &Plan) -> io::Result<Vec<Option<OwnedFd>>> {
         else {
             continue;
         };
-        let root_owned = std::fs::metadata(src)
-            .map(|m| m.uid() == 0)
-            .unwrap_or(false);
-        if !root_owned {
+        let Ok(meta) = std::fs::metadata(src) else {
+            continue;
+        };
+        let owner = (meta.uid(), meta.gid());
+        if owner == (ids.outside_uid, ids.outside_gid) {
             continue;
         }
-        if userns.is_none() {
-            userns = Some(root_to(ids.outside_uid, ids.outside_gid)?);
-        }
-        if let Some(ns) = &userns {
-            *slot = Some(idmapped_clone(src, ns.as_fd()).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!(
-                        "idmapped mount of {}: {e} (its filesystem must support idmapped mounts: ext4, xfs, btrfs, tmpfs, overlayfs...)",
-                        src.display()
-                    ),
-                )
-            })?);
-        }
+        let ns = match namespaces.iter().position(|(o, _)| *o == owner) {
+            Some(i) => &namespaces[i].1,
+            None => {
+                let fd = owner_to(owner, (ids.outside_uid, ids.outside_gid))?;
+                namespaces.push((owner, fd));
+                &namespaces[namespaces.len() - 1].1
+            }
+        };
+        *slot = Some(idmapped_clone(src, ns.as_fd()).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "idmapped mount of {}: {e} (its filesystem must support idmapped mounts: ext4, xfs, btrfs, tmpfs, overlayfs...)",
+                    src.display()
+                ),
+            )
+        })?);
     }
     Ok(out)
 }

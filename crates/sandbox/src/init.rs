@@ -84,6 +84,14 @@ fn run(ctx: &InitCtx<'_>) -> StepResult<i32> {
         ));
     }
     write_id_maps(ctx.plan).map_err(setup_err("write uid/gid maps"))?;
+    // A root caller's init still has host uid 0 as its real and saved uid:
+    // take the sandbox's ids for all three now. (Inside uid 0 is unmapped,
+    // so the kernel's setuid rules keep init's capabilities in its
+    // namespace, which it needs to build the root.)
+    if ctx.plan.ids.from_root {
+        sys::set_all_ids(ctx.plan.ids.inside_uid, ctx.plan.ids.inside_gid)
+            .map_err(setup_err("take the sandbox's ids"))?;
+    }
     sys::sethostname(&ctx.plan.hostname).map_err(setup_err("set hostname"))?;
     sys::loopback_up().map_err(setup_err("bring loopback up"))?;
     let premade: Vec<Option<OwnedFd>> = ctx

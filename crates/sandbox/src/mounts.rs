@@ -48,7 +48,13 @@ pub struct MountError {
 
 impl std::fmt::Display for MountError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.what, self.path.display(), self.source)
+        write!(
+            f,
+            "{} {}: {}",
+            self.what,
+            crate::fsplan::printable(&self.path),
+            self.source
+        )
     }
 }
 
@@ -319,8 +325,10 @@ impl MaskSource {
         // A path this process cannot even look up is out of the command's
         // reach as well: both have the same host uid and no capability over
         // host files. Nothing to mask then.
+        // A path that is gone since the plan was made (a host daemon's
+        // socket, say) has nothing left to hide.
         if let Err(e) = target.symlink_metadata() {
-            if e.raw_os_error() == Some(libc::EACCES) {
+            if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::ENOENT)) {
                 return Ok(());
             }
         }

@@ -4,6 +4,7 @@ use super::effective;
 use crate::cli::RunArgs;
 use crate::{layers, resolve};
 use anyhow::Result;
+use corral_sandbox::fsplan;
 use corral_sandbox::launch::{self, Ending, Launch};
 
 pub fn run(args: RunArgs) -> Result<i32> {
@@ -66,13 +67,14 @@ fn explain_launch_error(err: launch::LaunchError) -> anyhow::Error {
 /// created them. The sandbox is gone now, so this check cannot be raced.
 fn report_new_protected(resolved: &resolve::Resolved) {
     let now = resolved.fs.rescan.now();
-    for path in now
-        .iter()
-        .filter(|p| !resolved.fs.protected.iter().any(|q| p.starts_with(q)))
-    {
+    for path in now.iter().filter(|p| !resolved.fs.protected.contains(p)) {
+        let link = match std::fs::read_link(path) {
+            Ok(target) => format!(" (a symbolic link to {})", fsplan::printable(&target)),
+            Err(_) => String::new(),
+        };
         eprintln!(
-            "corral: warning: protected path {} was created during the run; review it before a tool on this machine uses it (git runs hooks, shells source rc files)",
-            path.display()
+            "corral: warning: protected path {}{link} was created during the run; review it before a tool on this machine uses it (git runs hooks and reads its config, shells source rc files)",
+            fsplan::printable(path)
         );
     }
 }
