@@ -163,7 +163,8 @@ pub fn run(launch: &Launch<'_>) -> Result<Outcome, LaunchError> {
         ctl: Some(ctl_sup),
         master: None,
         raw: None,
-        stdin_open: pty_mode,
+        stdin_open: pty_fds[0],
+        output: tty::output_fd(pty_fds),
         status: None,
         failure: None,
         init_done: false,
@@ -217,6 +218,8 @@ struct Watch {
     master: Option<OwnedFd>,
     raw: Option<tty::RawMode>,
     stdin_open: bool,
+    /// Where the pty's output is copied (see [`tty::output_fd`]).
+    output: Option<i32>,
     status: Option<i32>,
     failure: Option<(Stage, String)>,
     init_done: bool,
@@ -354,7 +357,9 @@ impl Watch {
         let Some(fd) = &self.ctl else { return };
         match ctl::recv(fd.as_raw_fd()) {
             Ok(Some(Msg::PtyMaster(master))) => {
-                self.raw = tty::RawMode::enter();
+                if self.output.is_some() {
+                    self.raw = tty::RawMode::enter();
+                }
                 if let Some(ws) = tty::winsize() {
                     tty::set_winsize(&master, &ws);
                 }
@@ -371,14 +376,21 @@ impl Watch {
 
     fn on_master(&mut self) {
         let Some(master) = &self.master else { return };
-        if !tty::copy_once(master, &io::stdout()) {
+        let (stdout, stderr) = (io::stdout(), io::stderr());
+        let to = match self.output {
+            Some(2) => Some(stderr.as_fd()),
+            Some(_) => Some(stdout.as_fd()),
+            None => None,
+        };
+        let copied = tty::copy_once(master.as_fd(), to);
+        if !copied {
             self.master = None;
         }
     }
 
     fn on_stdin(&mut self) {
         let Some(master) = &self.master else { return };
-        if !tty::copy_once(&io::stdin(), master) {
+        if !tty::copy_once(io::stdin().as_fd(), Some(master.as_fd())) {
             self.stdin_open = false;
         }
     }

@@ -1,6 +1,7 @@
-//! Terminal pass-through. When corral's stdin and stdout are a terminal the
-//! command gets a pty of its own (allocated inside the sandbox's devpts):
-//! the user's terminal is put in raw mode and bytes are relayed both ways;
+//! Terminal pass-through. When any of corral's stdin, stdout and stderr is
+//! a terminal the command gets a pty of its own (allocated inside the
+//! sandbox's devpts) in its place: the user's terminal is put in raw mode
+//! (when the output goes to it) and bytes are relayed both ways;
 //! window-size changes are copied onto the pty, which delivers SIGWINCH to
 //! the command. The sandbox never holds a descriptor of the user's real
 //! terminal, so it cannot inject input into it or change its settings.
@@ -14,13 +15,22 @@ fn is_tty(fd: i32) -> bool {
     unsafe { libc::isatty(fd) == 1 }
 }
 
-/// Which of stdin, stdout and stderr the pty replaces: none unless both
-/// stdin and stdout are terminals; then those of the three that are.
+/// Which of stdin, stdout and stderr the pty replaces: those that are a
+/// terminal. The command never holds a descriptor of the user's terminal.
 pub fn pty_fds() -> [bool; 3] {
-    if is_tty(0) && is_tty(1) {
-        [true, true, is_tty(2)]
+    [is_tty(0), is_tty(1), is_tty(2)]
+}
+
+/// Where the pty's output goes: the first of stdout and stderr that is a
+/// terminal (None when only stdin is: the output is then only the pty's
+/// echo, which the user's terminal, left in cooked mode, shows itself).
+pub fn output_fd(pty_fds: [bool; 3]) -> Option<i32> {
+    if pty_fds[1] {
+        Some(1)
+    } else if pty_fds[2] {
+        Some(2)
     } else {
-        [false; 3]
+        None
     }
 }
 
@@ -73,18 +83,20 @@ impl Drop for RawMode {
     }
 }
 
-/// Reads once from `from` and writes everything to `to`. Returns false at
-/// end of input or on a read error (EIO from a pty master means every slave
-/// is closed).
-pub fn copy_once(from: &impl AsFd, to: &impl AsFd) -> bool {
+/// Reads once from `from` and writes everything to `to` (or drops it).
+/// Returns false at end of input or on a read error (EIO from a pty master
+/// means every slave is closed).
+pub fn copy_once(from: BorrowedFd<'_>, to: Option<BorrowedFd<'_>>) -> bool {
     let mut buf = [0u8; 16384];
-    let mut reader = borrowed_file(from.as_fd());
+    let mut reader = borrowed_file(from);
     let n = match reader.read(&mut buf) {
         Ok(0) | Err(_) => return false,
         Ok(n) => n,
     };
-    let mut writer = borrowed_file(to.as_fd());
-    writer.write_all(&buf[..n]).is_ok()
+    match to {
+        Some(to) => borrowed_file(to).write_all(&buf[..n]).is_ok(),
+        None => true,
+    }
 }
 
 /// A `File` view of a borrowed descriptor that never closes it.

@@ -8,9 +8,11 @@
 //!
 //! The program checks the architecture and the x32 bit, then finds the
 //! syscall number by binary search. Everything but the argument checks of
-//! `ioctl`, `socket`, `clone` and `personality` depends on the syscall
-//! number alone, so the kernel's seccomp action cache answers all other
-//! allowed syscalls without running the filter.
+//! `ioctl`, `socket`, `clone`, `personality` and of the calls that set a
+//! file mode (`open`, `openat`, `creat`, `chmod`, `fchmod`, `fchmodat`,
+//! `fchmodat2`, `mknod`, `mknodat`: S_ISUID/S_ISGID) depends on the
+//! syscall number alone, so the kernel's seccomp action cache answers all
+//! other allowed syscalls without running the filter.
 //!
 //! Why our own code generator rather than seccompiler (or libseccomp):
 //! seccompiler emits one JEQ per rule in a line, which every uncached call

@@ -47,9 +47,9 @@ pub enum Args {
 }
 
 /// A comparison of the low 32 bits of one argument. Every argument the
-/// table inspects is an `int`/`unsigned int` in the kernel (or, for
-/// `clone`, only its low 32 bits are read), so the high half is ignored
-/// exactly as the kernel ignores it.
+/// table inspects is an `int`/`unsigned int`/`umode_t` in the kernel (or,
+/// for `clone`, only its low 32 bits are read), so the high half is
+/// ignored exactly as the kernel ignores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArgCmp {
     /// Argument index, 0..=5.
@@ -202,6 +202,74 @@ const RAW_SOCKETS: &[&[ArgCmp]] = &[
     ],
 ];
 
+const S_ISUID: u32 = libc::S_ISUID;
+const S_ISGID: u32 = libc::S_ISGID;
+
+/// `mode` (the argument at the index) with S_ISUID or S_ISGID. The two
+/// one-bit alternatives compile to a single `JSET 06000`.
+const SET_ID_MODE_1: &[&[ArgCmp]] = &[&[has_bits(1, S_ISUID)], &[has_bits(1, S_ISGID)]];
+const SET_ID_MODE_2: &[&[ArgCmp]] = &[&[has_bits(2, S_ISUID)], &[has_bits(2, S_ISGID)]];
+
+/// The open flags under which the kernel uses the mode argument at all
+/// (`build_open_how`: any other open gets mode 0). `__O_TMPFILE` is
+/// O_TMPFILE without O_DIRECTORY (whose value differs by architecture).
+const O_CREAT: u32 = libc::O_CREAT as u32;
+const O_TMPFILE_BIT: u32 = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u32;
+
+/// `open`/`openat` that create a file (O_CREAT or O_TMPFILE in the flags,
+/// argument `f`) with S_ISUID or S_ISGID in the mode (argument `f + 1`).
+/// Without those flags the kernel ignores the mode register, and callers
+/// such as `syscall(SYS_openat, fd, path, O_RDONLY)` leave garbage in it,
+/// so a check of the mode alone would fail plain opens at random.
+macro_rules! creates_set_id {
+    ($f:literal, $m:literal) => {
+        &[
+            &[has_bits($f, O_CREAT), has_bits($m, S_ISUID)],
+            &[has_bits($f, O_CREAT), has_bits($m, S_ISGID)],
+            &[has_bits($f, O_TMPFILE_BIT), has_bits($m, S_ISUID)],
+            &[has_bits($f, O_TMPFILE_BIT), has_bits($m, S_ISGID)],
+        ]
+    };
+}
+const CREATES_SET_ID_1: &[&[ArgCmp]] = creates_set_id!(1, 2);
+const CREATES_SET_ID_2: &[&[ArgCmp]] = creates_set_id!(2, 3);
+
+/// `fchmodat2` (Linux 6.6) is 452 on x86_64 and aarch64 alike; libc has no
+/// `SYS_fchmodat2` for aarch64, so the number is written out (and checked
+/// against libc where libc has it).
+const SYS_FCHMODAT2: i64 = 452;
+#[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
+const _: () = assert!(SYS_FCHMODAT2 == libc::SYS_fchmodat2);
+
+/// Why file modes with S_ISUID/S_ISGID are denied (shared by the rules
+/// below; seccomp sees only registers, so the rules judge the mode
+/// argument, never the path or the file's owner).
+///
+/// Not denied: `mkdir`/`mkdirat` with S_ISGID. The kernel drops S_ISUID
+/// and S_ISGID from mkdir's mode (a directory gets S_ISGID only from a
+/// setgid parent), a setgid directory makes nothing run with privileges,
+/// and files created in it take its group but never S_ISGID, which only
+/// calls the rules below deny could give them. Side effect of judging the
+/// mode alone: `chmod g+s` on a directory is denied too.
+macro_rules! set_id_reason {
+    () => {
+        "a setuid or setgid file: when root runs the sandbox, writable root-owned paths are bound through an idmapped mount, so files the command creates are owned by root on disk, and a setuid-root binary left there runs as root for any local user (the sandbox's mounts are nosuid, the host's are not)"
+    };
+}
+const SET_ID_REASON: &str = concat!(
+    "a mode with S_ISUID or S_ISGID would make ",
+    set_id_reason!()
+);
+const OPEN_SET_ID_REASON: &str = concat!(
+    "O_CREAT or O_TMPFILE with a mode with S_ISUID or S_ISGID would create ",
+    set_id_reason!(),
+    "; other opens ignore the mode and are allowed"
+);
+const MKNOD_SET_ID_REASON: &str = concat!(
+    "a mode with S_ISUID or S_ISGID would create (with S_IFREG) ",
+    set_id_reason!()
+);
+
 const NS: When = When::UnlessNestedNamespaces;
 
 static RULES: &[Rule] = &[
@@ -265,6 +333,18 @@ static RULES: &[Rule] = &[
     Rule::deny(sys!(SYS_personality), "only PER_LINUX and the query are allowed: other personas disable ASLR (ADDR_NO_RANDOMIZE) or change the kernel ABI").args(PERSONALITY_CHANGE),
     Rule::deny(sys!(SYS_ioctl), "TIOCSTI and TIOCLINUX push input into the terminal, so sandboxed code could type commands into the user's shell outside").args(TTY_INJECTION),
     Rule::deny(sys!(SYS_socket), "AF_PACKET and raw IP sockets craft or sniff packets below the egress proxy").args(RAW_SOCKETS),
+    // File modes with S_ISUID/S_ISGID (why mkdir is not denied: see
+    // set_id_reason!).
+    Rule::deny(sys!(SYS_chmod, only_on = "x86_64"), SET_ID_REASON).args(SET_ID_MODE_1),
+    Rule::deny(sys!(SYS_fchmod), SET_ID_REASON).args(SET_ID_MODE_1),
+    Rule::deny(sys!(SYS_fchmodat), SET_ID_REASON).args(SET_ID_MODE_2),
+    Rule::deny(("fchmodat2", Some(SYS_FCHMODAT2), None), SET_ID_REASON).args(SET_ID_MODE_2),
+    Rule::deny(sys!(SYS_open, only_on = "x86_64"), OPEN_SET_ID_REASON).args(CREATES_SET_ID_1),
+    Rule::deny(sys!(SYS_openat), OPEN_SET_ID_REASON).args(CREATES_SET_ID_2),
+    Rule::deny(sys!(SYS_creat, only_on = "x86_64"), SET_ID_REASON).args(SET_ID_MODE_1),
+    Rule::deny(sys!(SYS_mknod, only_on = "x86_64"), MKNOD_SET_ID_REASON).args(SET_ID_MODE_1),
+    Rule::deny(sys!(SYS_mknodat), MKNOD_SET_ID_REASON).args(SET_ID_MODE_2),
+    Rule::deny(sys!(SYS_openat2), "passes its mode in memory that seccomp cannot read, so it cannot be checked for S_ISUID/S_ISGID; glibc's open functions never use it, and programs that do fall back to openat (which is checked) on ENOSYS, as on kernels before 5.6").action(Action::Enosys),
     Rule::deny(sys!(SYS_sched_setaffinity), "the CPU limit is enforced by affinity (no cgroup), so widening it would escape the limit").when(When::DenyAffinityChanges),
 ];
 

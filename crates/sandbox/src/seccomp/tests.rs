@@ -121,6 +121,16 @@ fn the_brief_s_syscalls_are_all_in_the_table() {
         "sched_setaffinity",
         "vhangup",
         "fanotify_init",
+        "chmod",
+        "fchmod",
+        "fchmodat",
+        "fchmodat2",
+        "open",
+        "openat",
+        "creat",
+        "mknod",
+        "mknodat",
+        "openat2",
     ] {
         assert!(
             names.contains(name),
@@ -378,3 +388,4 @@ pub(crate) mod child;
 mod codegen;
 mod enforcement;
 mod reference;
+mod set_id;
