@@ -121,3 +121,80 @@ fn pty_exit_status_passes_through() {
             .stdout_has("DRIVER-STATUS 9");
     });
 }
+
+/// Runs argv under a new pty and writes a large paste into it at once,
+/// without waiting for anyone to read it.
+const PASTE_DRIVER: &str = r#"
+import os, pty, sys, time, select
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+os.set_blocking(fd, False)
+paste = b"x" * 200000
+out = b""
+end = time.time() + 20
+while time.time() < end:
+    if paste:
+        try:
+            paste = paste[os.write(fd, paste):]
+        except BlockingIOError:
+            pass
+    r, _, _ = select.select([fd], [], [], 0.05)
+    if r:
+        try:
+            d = os.read(fd, 65536)
+        except OSError:
+            break
+        if not d:
+            break
+        out += d[-200:]
+done, st = os.waitpid(pid, os.WNOHANG)
+if done == 0:
+    os.kill(pid, 9)
+    _, st = os.waitpid(pid, 0)
+    print("DRIVER-TIMEOUT")
+print("DRIVER-STATUS", os.waitstatus_to_exitcode(st))
+"#;
+
+#[test]
+fn a_command_that_never_reads_its_input_cannot_stall_the_timeout() {
+    if !have_python() {
+        return skip(
+            "a_command_that_never_reads_its_input_cannot_stall_the_timeout",
+            "/usr/bin/python3 is missing",
+        );
+    }
+    for_each_identity(
+        "a_command_that_never_reads_its_input_cannot_stall_the_timeout",
+        |env| {
+            env.fix_ownership();
+            let mut cmd = std::process::Command::new("/usr/bin/python3");
+            cmd.arg("-c").arg(PASTE_DRIVER).args(env.argv(&[
+                "run",
+                "-q",
+                "--timeout",
+                "2s",
+                "--",
+                "sleep",
+                "60",
+            ]));
+            cmd.current_dir(&env.ws)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let child = cmd.spawn().expect("spawn python3 pty driver");
+            let out = wait_with_deadline(
+                child,
+                format!(
+                    "as {}: [pty] a 200 KB paste into `corral run --timeout 2s -- sleep 60`",
+                    env.who
+                ),
+                Duration::from_secs(40),
+            );
+            // corral still enforced the timeout: exit 124, not the driver's kill.
+            out.code(0)
+                .lacks("DRIVER-TIMEOUT")
+                .stdout_has("DRIVER-STATUS 124");
+        },
+    );
+}

@@ -165,6 +165,7 @@ pub fn run(launch: &Launch<'_>) -> Result<Outcome, LaunchError> {
         raw: None,
         stdin_open: pty_fds[0],
         output: tty::output_fd(pty_fds),
+        to_master: Vec::new(),
         status: None,
         failure: None,
         init_done: false,
@@ -220,6 +221,8 @@ struct Watch {
     stdin_open: bool,
     /// Where the pty's output is copied (see [`tty::output_fd`]).
     output: Option<i32>,
+    /// Input read but not yet taken by the pty (which is non-blocking).
+    to_master: Vec<u8>,
     status: Option<i32>,
     failure: Option<(Stage, String)>,
     init_done: bool,
@@ -246,13 +249,19 @@ impl Watch {
                 fds.len() - 1
             });
             let master_idx = self.master.as_ref().map(|fd| {
-                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                let mut events = PollFlags::POLLIN;
+                if !self.to_master.is_empty() {
+                    events |= PollFlags::POLLOUT;
+                }
+                fds.push(PollFd::new(fd.as_fd(), events));
                 fds.len() - 1
             });
-            let stdin_idx = (self.stdin_open && self.master.is_some()).then(|| {
-                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-                fds.len() - 1
-            });
+            // Input is read only when the last of it has reached the pty.
+            let stdin_idx = (self.stdin_open && self.master.is_some() && self.to_master.is_empty())
+                .then(|| {
+                    fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+                    fds.len() - 1
+                });
             match poll(&mut fds, timeout) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
@@ -262,12 +271,14 @@ impl Watch {
                 idx.and_then(|i| fds[i].revents())
                     .is_some_and(|r| !r.is_empty())
             };
-            let (sig_ready, ctl_ready, master_ready, stdin_ready) = (
-                ready(Some(0)),
-                ready(ctl_idx),
-                ready(master_idx),
-                ready(stdin_idx),
-            );
+            let master_writable = master_idx
+                .and_then(|i| fds[i].revents())
+                .is_some_and(|r| r.contains(PollFlags::POLLOUT));
+            let master_readable = master_idx.and_then(|i| fds[i].revents()).is_some_and(|r| {
+                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+            });
+            let (sig_ready, ctl_ready, stdin_ready) =
+                (ready(Some(0)), ready(ctl_idx), ready(stdin_idx));
             drop(fds);
             if sig_ready {
                 self.on_signals(sfd);
@@ -275,7 +286,10 @@ impl Watch {
             if ctl_ready {
                 self.on_ctl();
             }
-            if master_ready {
+            if master_writable {
+                self.flush_master();
+            }
+            if master_readable {
                 self.on_master();
             }
             if stdin_ready {
@@ -363,6 +377,7 @@ impl Watch {
                 if let Some(ws) = tty::winsize() {
                     tty::set_winsize(&master, &ws);
                 }
+                tty::set_nonblocking(master.as_fd());
                 self.master = Some(master);
             }
             Ok(Some(Msg::Failed { stage, message })) => {
@@ -376,22 +391,40 @@ impl Watch {
 
     fn on_master(&mut self) {
         let Some(master) = &self.master else { return };
-        let (stdout, stderr) = (io::stdout(), io::stderr());
-        let to = match self.output {
-            Some(2) => Some(stderr.as_fd()),
-            Some(_) => Some(stdout.as_fd()),
-            None => None,
-        };
-        let copied = tty::copy_once(master.as_fd(), to);
-        if !copied {
-            self.master = None;
+        match tty::read_some(master.as_fd()) {
+            tty::ReadResult::Data(data) => {
+                let (stdout, stderr) = (io::stdout(), io::stderr());
+                let to = match self.output {
+                    Some(2) => Some(stderr.as_fd()),
+                    Some(_) => Some(stdout.as_fd()),
+                    None => None,
+                };
+                if let Some(to) = to {
+                    if !tty::write_all(to, &data) {
+                        self.output = None;
+                    }
+                }
+            }
+            tty::ReadResult::Later => {}
+            tty::ReadResult::End => self.master = None,
         }
     }
 
     fn on_stdin(&mut self) {
+        match tty::read_some(io::stdin().as_fd()) {
+            tty::ReadResult::Data(data) => {
+                self.to_master = data;
+                self.flush_master();
+            }
+            tty::ReadResult::Later => {}
+            tty::ReadResult::End => self.stdin_open = false,
+        }
+    }
+
+    fn flush_master(&mut self) {
         let Some(master) = &self.master else { return };
-        if !tty::copy_once(io::stdin().as_fd(), Some(master.as_fd())) {
-            self.stdin_open = false;
+        if !tty::write_some(master.as_fd(), &mut self.to_master) {
+            self.to_master.clear();
         }
     }
 }

@@ -7,7 +7,7 @@
 //! terminal, so it cannot inject input into it or change its settings.
 
 use nix::sys::termios::{self, SetArg, Termios};
-use std::io::{self, Read, Write};
+use std::io::{self, Read as _, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd};
 
 fn is_tty(fd: i32) -> bool {
@@ -83,19 +83,63 @@ impl Drop for RawMode {
     }
 }
 
-/// Reads once from `from` and writes everything to `to` (or drops it).
-/// Returns false at end of input or on a read error (EIO from a pty master
-/// means every slave is closed).
-pub fn copy_once(from: BorrowedFd<'_>, to: Option<BorrowedFd<'_>>) -> bool {
-    let mut buf = [0u8; 16384];
-    let mut reader = borrowed_file(from);
-    let n = match reader.read(&mut buf) {
-        Ok(0) | Err(_) => return false,
-        Ok(n) => n,
-    };
-    match to {
-        Some(to) => borrowed_file(to).write_all(&buf[..n]).is_ok(),
-        None => true,
+/// What one read gave.
+pub enum ReadResult {
+    Data(Vec<u8>),
+    /// Nothing now (a non-blocking descriptor).
+    Later,
+    /// End of input, or an error (EIO from a pty master means every slave
+    /// is closed).
+    End,
+}
+
+/// Reads once from `from` (up to 16 KiB).
+pub fn read_some(from: BorrowedFd<'_>) -> ReadResult {
+    let mut buf = vec![0u8; 16384];
+    match borrowed_file(from).read(&mut buf) {
+        Ok(0) => ReadResult::End,
+        Ok(n) => {
+            buf.truncate(n);
+            ReadResult::Data(buf)
+        }
+        Err(e)
+            if e.kind() == std::io::ErrorKind::WouldBlock
+                || e.kind() == std::io::ErrorKind::Interrupted =>
+        {
+            ReadResult::Later
+        }
+        Err(_) => ReadResult::End,
+    }
+}
+
+/// Writes all of `data` to `to` (a blocking descriptor: the user's terminal).
+pub fn write_all(to: BorrowedFd<'_>, data: &[u8]) -> bool {
+    borrowed_file(to).write_all(data).is_ok()
+}
+
+/// Writes as much of `pending` as `to` (non-blocking) takes now and removes
+/// it; false on an error other than "try again".
+pub fn write_some(to: BorrowedFd<'_>, pending: &mut Vec<u8>) -> bool {
+    while !pending.is_empty() {
+        match borrowed_file(to).write(pending) {
+            Ok(n) => {
+                pending.drain(..n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Makes a descriptor non-blocking (the pty master: a command that stops
+/// reading its input must not stall the supervisor, which also enforces
+/// the timeout and forwards signals).
+pub fn set_nonblocking(fd: BorrowedFd<'_>) {
+    if let Ok(flags) = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL) {
+        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags));
     }
 }
 
