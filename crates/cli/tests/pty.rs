@@ -169,14 +169,17 @@ fn a_command_that_never_reads_its_input_cannot_stall_the_timeout() {
         |env| {
             env.fix_ownership();
             let mut cmd = std::process::Command::new("/usr/bin/python3");
+            // Raw mode, as a TUI sets it: the pty's input queue fills and a
+            // blocking writer would wait forever.
             cmd.arg("-c").arg(PASTE_DRIVER).args(env.argv(&[
                 "run",
                 "-q",
                 "--timeout",
                 "2s",
                 "--",
-                "sleep",
-                "60",
+                "sh",
+                "-c",
+                "stty raw -echo; sleep 60",
             ]));
             cmd.current_dir(&env.ws)
                 .stdin(std::process::Stdio::null())
@@ -186,7 +189,7 @@ fn a_command_that_never_reads_its_input_cannot_stall_the_timeout() {
             let out = wait_with_deadline(
                 child,
                 format!(
-                    "as {}: [pty] a 200 KB paste into `corral run --timeout 2s -- sleep 60`",
+                    "as {}: [pty] a 200 KB paste into `corral run --timeout 2s` of a raw-mode command that never reads",
                     env.who
                 ),
                 Duration::from_secs(40),
