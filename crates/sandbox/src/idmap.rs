@@ -120,7 +120,7 @@ pub(crate) fn prepare(plan: &Plan) -> io::Result<Vec<Option<OwnedFd>>> {
 }
 
 fn idmapped_clone(src: &Path, userns: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    let fd = sys::open_tree_clone(None, &sys::cpath(src)?)?;
+    let fd = sys::open_tree_clone_nofollow(&sys::cpath(src)?)?;
     sys::mount_setattr_idmap(
         fd.as_fd(),
         libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,

@@ -79,7 +79,7 @@ fn c(path: &Path) -> Result<CString> {
 }
 
 fn clone_tree(src: &Path, attrs: u64) -> Result<OwnedFd> {
-    let fd = sys::open_tree_clone(None, &c(src)?).map_err(err("clone mount of", src))?;
+    let fd = sys::open_tree_clone_nofollow(&c(src)?).map_err(err("clone mount of", src))?;
     sys::mount_setattr(fd.as_fd(), attrs, 0).map_err(err("set mount flags on", src))?;
     Ok(fd)
 }

@@ -4,7 +4,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -48,6 +48,30 @@ pub(crate) fn open_tree_clone(dirfd: Option<BorrowedFd<'_>>, path: &CStr) -> io:
     }
     // SAFETY: `path` is a valid NUL-terminated string; the kernel does not keep the pointer.
     owned(unsafe { libc::syscall(libc::SYS_open_tree, dfd, path.as_ptr(), flags) })
+}
+
+/// A detached recursive copy of the mount tree at `path`, refusing any
+/// symlink on the way (`openat2` with RESOLVE_NO_SYMLINKS, then `open_tree`
+/// on the descriptor). Plans hold canonical paths, so a symlink found now
+/// means the path changed since it was planned (another sandbox sharing
+/// the directory could have swapped a directory for a link to /etc): that
+/// fails with ELOOP instead of cloning wherever the link points.
+pub(crate) fn open_tree_clone_nofollow(path: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: open_how is plain old data; all-zero is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: `path` is a valid C string and `how` a valid open_how of the size passed.
+    let fd = owned(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })?;
+    open_tree_clone(Some(fd.as_fd()), c"")
 }
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {set, clr})` on a
