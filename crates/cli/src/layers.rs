@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use corral_sandbox::cgroup::{self, Cgroup, CgroupSupport};
-use corral_sandbox::plan::Plan;
+use corral_sandbox::plan::{LimitsPlan, Plan};
 use corral_sandbox::{landlock, seccomp};
 use std::fmt::Write as _;
 
@@ -20,82 +20,108 @@ pub struct Layers {
 }
 
 /// A layer the policy needs but this machine cannot provide.
+#[derive(Debug)]
 struct Missing {
     what: String,
     fix: String,
 }
 
-pub fn prepare(plan: &Plan, run_id: &str) -> Result<Layers> {
-    let mut missing: Vec<Missing> = Vec::new();
-    let landlock_abi = landlock::abi_version();
-    if landlock_abi.is_none() {
+/// The machine's facts that decide the layers, injected so that the
+/// decisions are testable anywhere.
+struct Facts {
+    landlock_abi: Option<u32>,
+    /// Detected only when the limits need a cgroup.
+    cgroup: Option<CgroupSupport>,
+}
+
+/// pids alone needs no cgroup: RLIMIT_NPROC is counted per user namespace
+/// (Linux >= 5.14) and the sandbox's host uid is never root, so it bounds
+/// exactly the sandbox's processes and threads. Memory and CPU need one.
+fn needs_cgroup(limits: &LimitsPlan) -> bool {
+    limits.memory_bytes.is_some() || limits.cpus.is_some()
+}
+
+/// What the policy needs and the machine lacks (pure).
+fn missing_layers(limits: &LimitsPlan, facts: &Facts) -> Vec<Missing> {
+    let mut missing = Vec::new();
+    if facts.landlock_abi.is_none() {
         missing.push(Missing {
             what: "Landlock (the second filesystem layer) is not available in this kernel".into(),
             fix: "use a kernel >= 5.13 built with CONFIG_SECURITY_LANDLOCK and `landlock` in the lsm= boot parameter".into(),
         });
     }
-    let limits = &plan.limits;
-    // pids alone needs no cgroup: RLIMIT_NPROC is counted per user namespace
-    // (Linux >= 5.14), so inside the sandbox's own namespace it bounds
-    // exactly the sandbox's processes and threads. Skipping the cgroup keeps
-    // launches fast; memory and CPU need one.
-    let mut cgroup = None;
-    let mut memory_rlimit_fallback = false;
-    if limits.memory_bytes.is_some() || limits.cpus.is_some() {
-        let support = cgroup::detect();
-        match &support {
-            CgroupSupport::Unavailable { reason, fix } => {
-                if limits.memory_bytes.is_some() {
-                    memory_rlimit_fallback = true;
-                    missing.push(Missing {
-                        what: format!(
-                            "memory limit: no cgroup ({reason}); only a per-process RLIMIT_DATA applies, not a limit for the whole sandbox"
-                        ),
-                        fix: fix.clone(),
-                    });
-                }
-                if limits.cpus.is_some() {
-                    missing.push(Missing {
-                        what: format!(
-                            "cpus limit: no cgroup ({reason}); the CPU limit is not enforced"
-                        ),
-                        fix: fix.clone(),
-                    });
-                }
-            }
-            _ => match cgroup::create(&support, run_id, limits) {
-                Ok(cg) => cgroup = Some(cg),
-                Err(e) if plan.allow_degraded => {
-                    missing.push(Missing {
-                        what: format!("cgroup limits: {e}"),
-                        fix: String::new(),
-                    });
-                    memory_rlimit_fallback = limits.memory_bytes.is_some();
-                }
-                Err(e) => return Err(e).context(
-                    "cannot create the sandbox's cgroup (pass --allow-degraded to run without it)",
+    if let Some(CgroupSupport::Unavailable { reason, fix }) = &facts.cgroup {
+        if limits.memory_bytes.is_some() {
+            missing.push(Missing {
+                what: format!(
+                    "memory limit: no cgroup ({reason}); only a per-process RLIMIT_DATA applies, not a limit for the whole sandbox"
                 ),
-            },
+                fix: fix.clone(),
+            });
+        }
+        if limits.cpus.is_some() {
+            missing.push(Missing {
+                what: format!("cpus limit: no cgroup ({reason}); the CPU limit is not enforced"),
+                fix: fix.clone(),
+            });
+        }
+    }
+    missing
+}
+
+/// The refusal, naming each missing layer and its fix.
+fn refusal(missing: &[Missing]) -> String {
+    let mut msg =
+        String::from("refusing to run: the policy needs isolation this machine cannot provide:");
+    for m in missing {
+        let _ = write!(msg, "\n  - {}", m.what);
+        if !m.fix.is_empty() {
+            let _ = write!(msg, "\n    fix: {}", m.fix);
+        }
+    }
+    msg.push_str("\n  (`corral doctor` shows every layer; pass --allow-degraded to run without these, at your own risk)");
+    msg
+}
+
+pub fn prepare(plan: &Plan, run_id: &str) -> Result<Layers> {
+    let limits = &plan.limits;
+    let facts = Facts {
+        landlock_abi: landlock::abi_version(),
+        cgroup: needs_cgroup(limits).then(cgroup::detect),
+    };
+    let mut missing = missing_layers(limits, &facts);
+    let mut memory_rlimit_fallback = limits.memory_bytes.is_some()
+        && matches!(facts.cgroup, Some(CgroupSupport::Unavailable { .. }));
+    let mut cgroup = None;
+    if let Some(support) = facts
+        .cgroup
+        .as_ref()
+        .filter(|s| !matches!(s, CgroupSupport::Unavailable { .. }))
+    {
+        match cgroup::create(support, run_id, limits) {
+            Ok(cg) => cgroup = Some(cg),
+            Err(e) if plan.allow_degraded => {
+                missing.push(Missing {
+                    what: format!("cgroup limits: {e}"),
+                    fix: String::new(),
+                });
+                memory_rlimit_fallback = limits.memory_bytes.is_some();
+            }
+            Err(e) => {
+                return Err(e).context(
+                    "cannot create the sandbox's cgroup (pass --allow-degraded to run without it)",
+                )
+            }
         }
     }
     if !missing.is_empty() && !plan.allow_degraded {
-        let mut msg = String::from(
-            "refusing to run: the policy needs isolation this machine cannot provide:",
-        );
-        for m in &missing {
-            let _ = write!(msg, "\n  - {}", m.what);
-            if !m.fix.is_empty() {
-                let _ = write!(msg, "\n    fix: {}", m.fix);
-            }
-        }
-        msg.push_str("\n  (`corral doctor` shows every layer; pass --allow-degraded to run without these, at your own risk)");
-        bail!(msg);
+        bail!(refusal(&missing));
     }
     let filter = seccomp::build(&plan.seccomp).context("cannot build the seccomp filter")?;
     Ok(Layers {
         filter,
         cgroup,
-        landlock_abi,
+        landlock_abi: facts.landlock_abi,
         memory_rlimit_fallback,
         off: missing.into_iter().map(|m| m.what).collect(),
     })
@@ -162,4 +188,76 @@ pub fn human_bytes(b: u64) -> String {
         }
     }
     b.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unavailable() -> CgroupSupport {
+        CgroupSupport::Unavailable {
+            reason: "v1 not writable".into(),
+            fix: "run as root".into(),
+        }
+    }
+
+    fn limits(memory: bool, cpus: bool, pids: bool) -> LimitsPlan {
+        LimitsPlan {
+            memory_bytes: memory.then_some(64 << 20),
+            cpus: cpus.then_some(0.5),
+            pids: pids.then_some(64),
+            ..LimitsPlan::default()
+        }
+    }
+
+    #[test]
+    fn pids_alone_needs_no_cgroup() {
+        assert!(!needs_cgroup(&limits(false, false, true)));
+        assert!(needs_cgroup(&limits(true, false, false)));
+        assert!(needs_cgroup(&limits(false, true, false)));
+    }
+
+    #[test]
+    fn no_landlock_is_a_missing_layer_with_its_fix() {
+        let m = missing_layers(
+            &limits(false, false, true),
+            &Facts {
+                landlock_abi: None,
+                cgroup: None,
+            },
+        );
+        assert_eq!(m.len(), 1);
+        assert!(m[0].what.contains("Landlock"));
+        assert!(m[0].fix.contains("CONFIG_SECURITY_LANDLOCK"));
+        let msg = refusal(&m);
+        assert!(msg.starts_with("refusing to run"));
+        assert!(msg.contains("fix: use a kernel"));
+        assert!(msg.contains("--allow-degraded"));
+    }
+
+    #[test]
+    fn memory_and_cpus_without_a_cgroup_are_missing_each() {
+        let facts = Facts {
+            landlock_abi: Some(7),
+            cgroup: Some(unavailable()),
+        };
+        let m = missing_layers(&limits(true, true, true), &facts);
+        let whats: Vec<&str> = m.iter().map(|m| m.what.as_str()).collect();
+        assert_eq!(m.len(), 2, "{whats:?}");
+        assert!(whats[0].starts_with("memory limit: no cgroup (v1 not writable)"));
+        assert!(whats[1].starts_with("cpus limit: no cgroup"));
+        assert!(m.iter().all(|m| m.fix == "run as root"));
+    }
+
+    #[test]
+    fn a_machine_with_everything_misses_nothing() {
+        let facts = Facts {
+            landlock_abi: Some(7),
+            cgroup: Some(CgroupSupport::V2 {
+                dir: "/sys/fs/cgroup".into(),
+                controllers: Vec::new(),
+            }),
+        };
+        assert!(missing_layers(&limits(true, true, true), &facts).is_empty());
+    }
 }
