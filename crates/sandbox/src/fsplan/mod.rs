@@ -4,7 +4,13 @@
 //! symlinks, which files match the deny and protect globs.
 
 use crate::plan::{FsPlan, LandlockPlan, MountOp, RootKind};
-use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+
+mod host;
+mod patterns;
+
+use host::{check_links, host_unix_sockets, untraversable};
+pub use patterns::ProtectedScan;
+use patterns::{expand, Patterns};
 use std::path::{Component, Path, PathBuf};
 
 /// The filesystem request, with `~` already expanded and flags merged.
@@ -339,93 +345,6 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
     })
 }
 
-/// The highest directories that `ids` cannot traverse on the way to each
-/// bound path (its ancestors) and to `home` (itself included). Behind such
-/// a directory the sandbox could not reach the bind at all; a private
-/// tmpfs in its place holds just the path down to the bind (and an empty,
-/// private home).
-fn untraversable(bound: &[PathBuf], home: Option<&Path>, ids: (u32, u32)) -> Vec<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let traversable = |dir: &Path| {
-        std::fs::metadata(dir).is_ok_and(|m| {
-            let mode = m.mode();
-            mode & 0o001 != 0
-                || (m.uid() == ids.0 && mode & 0o100 != 0)
-                || (m.gid() == ids.1 && mode & 0o010 != 0)
-        })
-    };
-    let mut out: Vec<PathBuf> = Vec::new();
-    let targets = bound
-        .iter()
-        .map(|b| (b.as_path(), false))
-        .chain(home.map(|h| (h, true)));
-    for (target, include_self) in targets {
-        let mut chain: Vec<&Path> = target.ancestors().collect();
-        chain.reverse();
-        if !include_self {
-            chain.pop();
-        }
-        if let Some(dir) = chain
-            .into_iter()
-            .find(|d| *d != Path::new("/") && !traversable(d))
-        {
-            if !out.iter().any(|o| dir.starts_with(o)) {
-                out.retain(|o| !o.starts_with(dir));
-                out.push(dir.to_path_buf());
-            }
-        }
-    }
-    out
-}
-
-/// Refuses a protected file (or a file directly inside a protected
-/// directory) with more than one hard link: the read-only mount protects a
-/// path, and another name for the same inode would stay writable.
-fn check_links(path: &Path) -> Result<(), FsPlanError> {
-    use std::os::unix::fs::MetadataExt;
-    let check = |p: &Path| match std::fs::symlink_metadata(p) {
-        Ok(m) if m.is_file() && m.nlink() > 1 => Err(FsPlanError::HardLinked {
-            path: p.to_path_buf(),
-            links: m.nlink(),
-        }),
-        _ => Ok(()),
-    };
-    check(path)?;
-    if path.is_dir() {
-        if let Ok(entries) = std::fs::read_dir(path) {
-            for entry in entries.flatten() {
-                check(&entry.path())?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Pathname unix sockets bound in the caller's network namespace
-/// (`/proc/net/unix`). `connect()` needs no write access to the mount, so a
-/// read-only bind does not stop it: each visible one is masked (a Docker
-/// or LXD socket outside /run would otherwise hand the command the host).
-fn host_unix_sockets() -> Vec<PathBuf> {
-    let Ok(text) = std::fs::read_to_string("/proc/net/unix") else {
-        return Vec::new();
-    };
-    let mut out: Vec<PathBuf> = Vec::new();
-    for line in text.lines().skip(1) {
-        // Num RefCount Protocol Flags Type St Inode Path
-        if let Some(path) = line
-            .split_whitespace()
-            .nth(7)
-            .filter(|p| p.starts_with('/'))
-        {
-            let path = PathBuf::from(path);
-            if !out.contains(&path) && path.exists() {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
 /// The workspace and the `write` paths, canonical and deduplicated.
 fn writable_roots(req: &FsRequest) -> Result<Vec<PathBuf>, FsPlanError> {
     let mut writable: Vec<PathBuf> = vec![req.workspace.clone()];
@@ -440,35 +359,6 @@ fn writable_roots(req: &FsRequest) -> Result<Vec<PathBuf>, FsPlanError> {
         }
     }
     Ok(writable)
-}
-
-/// The compiled protected patterns and the writable roots they apply to,
-/// kept for the check after the run.
-#[derive(Debug, Clone)]
-pub struct ProtectedScan {
-    patterns: Patterns,
-    roots: Vec<PathBuf>,
-}
-
-impl ProtectedScan {
-    fn inside_roots(&self, found: Vec<PathBuf>) -> Vec<PathBuf> {
-        found
-            .into_iter()
-            .filter(|p| self.roots.iter().any(|w| p.starts_with(w) && p != w))
-            .collect()
-    }
-
-    /// The protected paths that exist now inside writable trees. Called
-    /// again after a run, when no process of the sandbox is left, to find
-    /// protected paths the command created (a mount can only protect what
-    /// exists when the sandbox starts).
-    pub fn now(&self) -> Vec<PathBuf> {
-        let found = expand(&[&self.patterns], &self.roots)
-            .per_set
-            .pop()
-            .unwrap_or_default();
-        self.inside_roots(found)
-    }
 }
 
 fn is_symlink(p: &Path) -> bool {
@@ -493,181 +383,6 @@ fn sort_ops(ops: &mut [MountOp]) {
 
 fn has_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
-}
-
-/// One key's patterns, compiled. Relative globs go into one `GlobSet`,
-/// whose literal and basename strategies need no regex for the usual
-/// `**/.env` and `**/.git/hooks` (compiling a regex per pattern was a
-/// visible share of every launch).
-#[derive(Debug, Clone)]
-struct Patterns {
-    literal_abs: Vec<PathBuf>,
-    literal_rel: Vec<String>,
-    abs_globs: Vec<(GlobMatcher, PathBuf, usize)>,
-    rel_globs: GlobSet,
-}
-
-impl Patterns {
-    fn compile(key: &'static str, patterns: &[String]) -> Result<Patterns, FsPlanError> {
-        let glob = |pattern: &String| {
-            // `*` and `?` stop at `/`; `**` crosses directories.
-            GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| FsPlanError::Glob {
-                    key,
-                    pattern: pattern.clone(),
-                    message: e.kind().to_string(),
-                })
-        };
-        let mut out = Patterns {
-            literal_abs: Vec::new(),
-            literal_rel: Vec::new(),
-            abs_globs: Vec::new(),
-            rel_globs: GlobSet::empty(),
-        };
-        let mut rel = GlobSetBuilder::new();
-        for pattern in patterns {
-            match (pattern.starts_with('/'), has_glob(pattern)) {
-                (true, false) => out.literal_abs.push(PathBuf::from(pattern)),
-                (false, false) => out.literal_rel.push(pattern.clone()),
-                (true, true) => {
-                    let prefix: PathBuf = Path::new(pattern)
-                        .components()
-                        .take_while(|c| !has_glob(&c.as_os_str().to_string_lossy()))
-                        .collect();
-                    let depth = if pattern.contains("**") {
-                        usize::MAX
-                    } else {
-                        Path::new(pattern).components().count() - prefix.components().count()
-                    };
-                    out.abs_globs
-                        .push((glob(pattern)?.compile_matcher(), prefix, depth));
-                }
-                (false, true) => {
-                    rel.add(glob(pattern)?);
-                }
-            }
-        }
-        out.rel_globs = rel.build().map_err(|e| FsPlanError::Glob {
-            key,
-            pattern: patterns.join(", "),
-            message: e.to_string(),
-        })?;
-        Ok(out)
-    }
-}
-
-/// Expands several keys' patterns to existing paths in one pass over the
-/// writable roots. Absolute entries name themselves (or glob from their
-/// fixed prefix); relative ones are matched in every writable root.
-fn expand(sets: &[&Patterns], roots: &[PathBuf]) -> Expanded {
-    let mut out: Vec<Vec<PathBuf>> = sets.iter().map(|_| Vec::new()).collect();
-    let mut unreadable: Vec<PathBuf> = Vec::new();
-    // Paths stay as found (lexical): a symlink at a matched name is
-    // reported as itself, and resolved only where a mount needs it.
-    let push = |list: &mut Vec<PathBuf>, p: PathBuf| {
-        if !list.contains(&p) {
-            list.push(p);
-        }
-    };
-    for (set, list) in sets.iter().zip(out.iter_mut()) {
-        for p in &set.literal_abs {
-            if std::fs::symlink_metadata(p).is_ok() {
-                push(list, p.clone());
-            }
-        }
-        for rel in &set.literal_rel {
-            for root in roots {
-                let p = root.join(rel);
-                match std::fs::symlink_metadata(&p) {
-                    Ok(_) => push(list, p),
-                    // We cannot tell whether it exists: its directory is
-                    // not searchable by us (nor by the command, which has
-                    // our uid; but the command might chmod it if it owns
-                    // it). Fail closed: that directory is masked.
-                    Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
-                        if let Some(parent) = p.parent() {
-                            push(&mut unreadable, parent.to_path_buf());
-                        }
-                    }
-                    Err(_) => {}
-                }
-            }
-        }
-        for (glob, prefix, depth) in &set.abs_globs {
-            walk(
-                prefix,
-                prefix,
-                *depth,
-                &mut |p, _| {
-                    if glob.is_match(p) {
-                        push(list, p.to_path_buf());
-                    }
-                },
-                &mut Vec::new(),
-            );
-        }
-    }
-    if sets.iter().any(|s| !s.rel_globs.is_empty()) {
-        for root in roots {
-            walk(
-                root,
-                root,
-                usize::MAX,
-                &mut |p, rel| {
-                    for (set, list) in sets.iter().zip(out.iter_mut()) {
-                        if set.rel_globs.is_match(rel) {
-                            push(list, p.to_path_buf());
-                        }
-                    }
-                },
-                &mut unreadable,
-            );
-        }
-    }
-    Expanded {
-        per_set: out,
-        unreadable,
-    }
-}
-
-/// What [`expand`] found: the matches of each pattern set, and the
-/// directories inside writable roots it could not read (so it cannot know
-/// what they hold).
-struct Expanded {
-    per_set: Vec<Vec<PathBuf>>,
-    unreadable: Vec<PathBuf>,
-}
-
-/// Depth-first walk without following symlinks, calling `f(path, relative)`.
-fn walk(
-    root: &Path,
-    dir: &Path,
-    depth: usize,
-    f: &mut dyn FnMut(&Path, &Path),
-    unreadable: &mut Vec<PathBuf>,
-) {
-    if depth == 0 {
-        return;
-    }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            if e.raw_os_error() == Some(libc::EACCES) {
-                unreadable.push(dir.to_path_buf());
-            }
-            return;
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let rel = path.strip_prefix(root).unwrap_or(&path);
-        f(&path, rel);
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            walk(root, &path, depth - 1, f, unreadable);
-        }
-    }
 }
 
 /// A path as text safe to print on a terminal: control characters (which
@@ -700,3 +415,6 @@ pub fn normalize(path: &Path) -> PathBuf {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;
