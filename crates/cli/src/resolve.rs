@@ -223,20 +223,19 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
 /// The caller's environment minus `process.env_deny` (globs on names), plus
 /// `process.env_set`, plus `CORRAL_SANDBOX=1` and a PATH.
 fn environment(policy: &Policy) -> Result<Vec<CString>> {
-    let deny: Vec<globset::GlobMatcher> = policy
+    let deny: Vec<glob::Pattern> = policy
         .process
         .env_deny
         .iter()
         .map(|p| {
-            globset::Glob::new(p)
-                .map(|g| g.compile_matcher())
+            glob::Pattern::new(p)
                 .with_context(|| format!("process.env_deny: invalid pattern {p:?}"))
         })
         .collect::<Result<_>>()?;
     let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(k, _)| {
             let name = k.to_string_lossy();
-            !deny.iter().any(|g| g.is_match(name.as_ref()))
+            !deny.iter().any(|g| g.matches(name.as_ref()))
         })
         .collect();
     for (k, v) in &policy.process.env_set {

@@ -2,7 +2,7 @@
 //! writable roots, and matched again after the run.
 
 use super::{has_glob, FsPlanError};
-use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use glob::{MatchOptions, Pattern};
 use std::path::{Path, PathBuf};
 
 /// The compiled protected patterns and the writable roots they apply to,
@@ -34,38 +34,39 @@ impl ProtectedScan {
     }
 }
 
-/// One key's patterns, compiled. Relative globs go into one `GlobSet`,
-/// whose literal and basename strategies need no regex for the usual
-/// `**/.env` and `**/.git/hooks` (compiling a regex per pattern was a
-/// visible share of every launch).
+/// One key's patterns, compiled with the `glob` crate: a plain
+/// backtracking matcher, so compiling costs microseconds (a regex per
+/// pattern, as globset builds, was a visible share of every launch).
 #[derive(Debug, Clone)]
 pub(super) struct Patterns {
     literal_abs: Vec<PathBuf>,
     literal_rel: Vec<String>,
-    abs_globs: Vec<(GlobMatcher, PathBuf, usize)>,
-    rel_globs: GlobSet,
+    abs_globs: Vec<(Pattern, PathBuf, usize)>,
+    rel_globs: Vec<Pattern>,
 }
+
+/// `*` and `?` stop at `/`; `**` crosses directories; `*` matches dot files.
+pub(super) const MATCH: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
 
 impl Patterns {
     pub(super) fn compile(key: &'static str, patterns: &[String]) -> Result<Patterns, FsPlanError> {
         let glob = |pattern: &String| {
-            // `*` and `?` stop at `/`; `**` crosses directories.
-            GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| FsPlanError::Glob {
-                    key,
-                    pattern: pattern.clone(),
-                    message: e.kind().to_string(),
-                })
+            Pattern::new(pattern).map_err(|e| FsPlanError::Glob {
+                key,
+                pattern: pattern.clone(),
+                message: e.msg.to_string(),
+            })
         };
         let mut out = Patterns {
             literal_abs: Vec::new(),
             literal_rel: Vec::new(),
             abs_globs: Vec::new(),
-            rel_globs: GlobSet::empty(),
+            rel_globs: Vec::new(),
         };
-        let mut rel = GlobSetBuilder::new();
         for pattern in patterns {
             match (pattern.starts_with('/'), has_glob(pattern)) {
                 (true, false) => out.literal_abs.push(PathBuf::from(pattern)),
@@ -80,20 +81,18 @@ impl Patterns {
                     } else {
                         Path::new(pattern).components().count() - prefix.components().count()
                     };
-                    out.abs_globs
-                        .push((glob(pattern)?.compile_matcher(), prefix, depth));
+                    out.abs_globs.push((glob(pattern)?, prefix, depth));
                 }
-                (false, true) => {
-                    rel.add(glob(pattern)?);
-                }
+                (false, true) => out.rel_globs.push(glob(pattern)?),
             }
         }
-        out.rel_globs = rel.build().map_err(|e| FsPlanError::Glob {
-            key,
-            pattern: patterns.join(", "),
-            message: e.to_string(),
-        })?;
         Ok(out)
+    }
+
+    fn matches_rel(&self, rel: &Path) -> bool {
+        self.rel_globs
+            .iter()
+            .any(|g| g.matches_path_with(rel, MATCH))
     }
 }
 
@@ -140,7 +139,7 @@ pub(super) fn expand(sets: &[&Patterns], roots: &[PathBuf]) -> Expanded {
                 prefix,
                 *depth,
                 &mut |p, _| {
-                    if glob.is_match(p) {
+                    if glob.matches_path_with(p, MATCH) {
                         push(list, p.to_path_buf());
                     }
                 },
@@ -156,7 +155,7 @@ pub(super) fn expand(sets: &[&Patterns], roots: &[PathBuf]) -> Expanded {
                 usize::MAX,
                 &mut |p, rel| {
                     for (set, list) in sets.iter().zip(out.iter_mut()) {
-                        if set.rel_globs.is_match(rel) {
+                        if set.matches_rel(rel) {
                             push(list, p.to_path_buf());
                         }
                     }
