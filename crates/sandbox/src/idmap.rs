@@ -83,13 +83,14 @@ pub(crate) fn prepare(plan: &Plan) -> io::Result<Vec<Option<OwnedFd>>> {
     }
     let mut namespaces: Vec<((u32, u32), OwnedFd)> = Vec::new();
     for (slot, op) in out.iter_mut().zip(&plan.fs.mounts) {
-        let MountOp::Bind {
-            src,
-            writable: true,
-            ..
-        } = op
-        else {
-            continue;
+        let (src, attrs) = match op {
+            MountOp::Bind {
+                src,
+                writable: true,
+                ..
+            } => (src, RW),
+            MountOp::OwnerBind { path } => (path, RO),
+            _ => continue,
         };
         let Ok(meta) = std::fs::metadata(src) else {
             continue;
@@ -106,7 +107,7 @@ pub(crate) fn prepare(plan: &Plan) -> io::Result<Vec<Option<OwnedFd>>> {
                 &namespaces[namespaces.len() - 1].1
             }
         };
-        *slot = Some(idmapped_clone(src, ns.as_fd()).map_err(|e| {
+        *slot = Some(idmapped_clone(src, ns.as_fd(), attrs).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!(
@@ -119,13 +120,13 @@ pub(crate) fn prepare(plan: &Plan) -> io::Result<Vec<Option<OwnedFd>>> {
     Ok(out)
 }
 
-fn idmapped_clone(src: &Path, userns: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+/// Read-write (writable paths) and read-only (directories shown as owned).
+const RW: u64 = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
+const RO: u64 = RW | libc::MOUNT_ATTR_RDONLY;
+
+fn idmapped_clone(src: &Path, userns: BorrowedFd<'_>, attrs: u64) -> io::Result<OwnedFd> {
     let fd = sys::open_tree_clone_nofollow(&sys::cpath(src)?)?;
-    sys::mount_setattr_idmap(
-        fd.as_fd(),
-        libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
-        userns.as_raw_fd(),
-    )?;
+    sys::mount_setattr_idmap(fd.as_fd(), attrs, userns.as_raw_fd())?;
     Ok(fd)
 }
 

@@ -106,13 +106,22 @@ pub fn assemble(fs: &FsPlan, premade: Vec<Option<OwnedFd>>) -> Result<()> {
     let mut prepared = Vec::with_capacity(fs.mounts.len());
     for (op, premade) in fs.mounts.iter().zip(premade) {
         prepared.push(match op {
-            MountOp::Bind { .. } if premade.is_some() => match premade {
-                Some(fd) => {
-                    let is_dir = is_dir_fd(&fd);
-                    Prepared::Tree(fd, is_dir)
+            MountOp::Bind { .. } | MountOp::OwnerBind { .. } if premade.is_some() => {
+                match premade {
+                    Some(fd) => {
+                        let is_dir = is_dir_fd(&fd);
+                        Prepared::Tree(fd, is_dir)
+                    }
+                    None => Prepared::None,
                 }
-                None => Prepared::None,
-            },
+            }
+            // Without an idmapped clone (not started by root) it is a
+            // plain read-only bind.
+            MountOp::OwnerBind { path } => {
+                let fd = clone_tree(path, RO)?;
+                let is_dir = is_dir_fd(&fd);
+                Prepared::Tree(fd, is_dir)
+            }
             MountOp::Bind { src, writable, .. } => {
                 let fd = clone_tree(src, if *writable { RW } else { RO })?;
                 let is_dir = is_dir_fd(&fd);
@@ -174,7 +183,10 @@ fn tmpfs(path: &Path, mode: &str, extra_flags: libc::c_ulong) -> Result<()> {
 
 fn apply(op: &MountOp, prep: Prepared, masks: &MaskSource) -> Result<()> {
     match (op, prep) {
-        (MountOp::Bind { dst, .. }, Prepared::Tree(fd, is_dir)) => {
+        (
+            MountOp::Bind { dst, .. } | MountOp::OwnerBind { path: dst },
+            Prepared::Tree(fd, is_dir),
+        ) => {
             let target = staged(dst);
             ensure_mountpoint(&target, is_dir)?;
             sys::move_mount(fd.as_fd(), None, &c(&target)?).map_err(err("bind mount at", dst))

@@ -91,6 +91,12 @@ pub enum MountOp {
     /// Re-bind `path` onto itself read-only (protected paths inside
     /// writable trees).
     Protect { path: PathBuf },
+    /// Re-bind `path` onto itself read-only, shown as owned by the sandbox
+    /// through an idmapped mount: a directory that a root-started sandbox's
+    /// uid could not enter but that root, who started it, can (`/root`
+    /// holding the workspace or the tools in `$PATH`). Made by the
+    /// supervisor; read-only, and `deny_read` masks still land on it.
+    OwnerBind { path: PathBuf },
 }
 
 /// The seccomp deny filter's options.

@@ -196,10 +196,7 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
             })
             .collect();
         for dir in untraversable(&bound, req.home.as_deref(), ids) {
-            ops.push(MountOp::Tmpfs {
-                dst: dir,
-                mode: 0o755,
-            });
+            ops.push(MountOp::OwnerBind { path: dir });
         }
     }
     ops.push(MountOp::Dev);
@@ -372,7 +369,7 @@ fn sort_ops(ops: &mut [MountOp]) {
         let depth = |p: &Path| p.components().count();
         match op {
             MountOp::Tmpfs { dst, .. } | MountOp::Symlink { dst, .. } => (0, depth(dst)),
-            MountOp::Bind { dst, .. } => (0, depth(dst)),
+            MountOp::Bind { dst, .. } | MountOp::OwnerBind { path: dst } => (0, depth(dst)),
             MountOp::Dev | MountOp::Proc => (0, 2),
             MountOp::Mask { .. } => (1, 0),
             MountOp::Protect { path } => (2, depth(path)),
