@@ -6,10 +6,14 @@ mod cmd;
 mod layers;
 mod resolve;
 
+use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(err) => std::process::exit(usage_error(err)),
+    };
     let code = match cmd::dispatch(args) {
         Ok(code) => code,
         Err(err) => {
@@ -18,4 +22,29 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Prints a command-line error and returns corral's own failure status
+/// (125), so that a wrapper never mistakes it for the command's status;
+/// `--help` and `--version` exit 0.
+fn usage_error(err: clap::Error) -> i32 {
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return 0;
+    }
+    let _ = err.print();
+    let rendered = err.to_string();
+    if matches!(
+        err.kind(),
+        ErrorKind::UnknownArgument | ErrorKind::MissingRequiredArgument
+    ) && rendered.contains("corral run")
+    {
+        eprintln!(
+            "hint: the command to sandbox goes after `--`: corral run [FLAGS] -- COMMAND [ARGS...]"
+        );
+    }
+    cmd::EXIT_CORRAL_ERROR
 }

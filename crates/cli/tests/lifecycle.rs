@@ -150,3 +150,41 @@ fn killing_corral_kills_the_sandbox() {
         );
     });
 }
+
+#[test]
+fn a_script_whose_interpreter_is_missing_exits_126_and_says_why() {
+    for_each_identity("a_script_whose_interpreter_is_missing_exits_126", |env| {
+        let script = env.write("bad.sh", "#!/nonexistent/interp\necho hi\n");
+        chmod(&script, 0o755);
+        env.run(&["run", "-q", "--", "./bad.sh"])
+            .code(126)
+            .stderr_has("cannot execute ./bad.sh: its interpreter (the #! line) or its dynamic loader was not found")
+            .lacks("hi\n");
+    });
+}
+
+#[test]
+fn a_path_directory_the_sandbox_cannot_enter_does_not_hide_command_not_found() {
+    for_each_identity("a_path_directory_the_sandbox_cannot_enter", |env| {
+        let locked = env.scratch("locked");
+        chmod(&locked, 0o000);
+        let policy = env.write(
+            "path.toml",
+            &format!(
+                "[process]\nenv_set = {{ PATH = \"{}:/usr/bin:/bin\" }}\n",
+                locked.display()
+            ),
+        );
+        let out = env.run(&[
+            "run",
+            "-q",
+            "--policy",
+            policy.to_str().expect("utf-8"),
+            "--",
+            "no-such-command-x",
+        ]);
+        chmod(&locked, 0o755);
+        out.code(127)
+            .stderr_has("cannot execute no-such-command-x: No such file or directory");
+    });
+}

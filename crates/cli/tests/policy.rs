@@ -125,10 +125,19 @@ fn label_is_accepted_and_shown_in_the_header() {
 fn malformed_label_is_rejected() {
     let env = Env::new(Who::Me);
     env.run(&["run", "--label", "bad", "--", "sh", "-c", "echo RAN"])
-        .code(2)
+        .code(125)
         .stderr_has("label \"bad\" must be KEY=VALUE")
         .lacks("RAN");
     env.run(&["run", "--label", "=x", "--", "true"])
-        .code(2)
+        .code(125)
         .stderr_has("label key");
+}
+
+#[test]
+fn a_command_without_the_double_dash_gets_a_hint_and_125() {
+    let env = Env::new(Who::Me);
+    env.run(&["run", "ls", "-la"])
+        .code(125)
+        .stderr_has("unexpected argument 'ls'")
+        .stderr_has("hint: the command to sandbox goes after `--`");
 }

@@ -19,6 +19,7 @@ use nix::unistd::Pid;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 
 /// Everything init needs, prepared by the supervisor before the clone.
 pub(crate) struct InitCtx<'a> {
@@ -332,19 +333,37 @@ fn exec(plan: &Plan) -> (Stage, String) {
     let env: Vec<&CStr> = plan.env.iter().map(|a| a.as_c_str()).collect();
     let mut last = nix::errno::Errno::ENOENT;
     let mut saw_eacces = false;
+    let mut missing_interpreter = false;
+    // Does the file itself exist? (EACCES and ENOENT also come from a
+    // directory on the way, or from a missing `#!` interpreter or loader.)
+    let exists = |c: &CString| std::fs::metadata(std::ffi::OsStr::from_bytes(c.as_bytes())).is_ok();
     for candidate in &candidates {
         let err = match nix::unistd::execve(candidate, &argv, &env) {
             Ok(never) => match never {},
             Err(e) => e,
         };
         match err {
-            nix::errno::Errno::EACCES => saw_eacces = true,
+            // Like a shell: a PATH directory we cannot enter is skipped,
+            // a file that is there but not executable is remembered.
+            nix::errno::Errno::EACCES => saw_eacces |= exists(candidate),
+            nix::errno::Errno::ENOENT if exists(candidate) => {
+                missing_interpreter = true;
+                break;
+            }
             nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => {}
             other => {
                 last = other;
                 break;
             }
         }
+    }
+    if missing_interpreter {
+        return (
+            Stage::NotExecutable,
+            format!(
+                "cannot execute {shown}: its interpreter (the #! line) or its dynamic loader was not found inside the sandbox; check that the policy lets the sandbox read it"
+            ),
+        );
     }
     if saw_eacces && last == nix::errno::Errno::ENOENT {
         last = nix::errno::Errno::EACCES;
