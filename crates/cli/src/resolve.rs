@@ -63,12 +63,15 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         .map(|w| absolute(w, &cwd, home))
         .transpose()?;
     let ws_path = ws_given.unwrap_or_else(|| cwd.clone());
-    let workspace = std::fs::canonicalize(&ws_path).with_context(|| {
-        format!(
-            "workspace {}: cannot open it; create it or pass --workspace DIR",
+    let workspace = std::fs::canonicalize(&ws_path).map_err(|e| {
+        anyhow::anyhow!(
+            "workspace {}: {e}; create it (or fix its permissions) or pass --workspace DIR",
             ws_path.display()
         )
     })?;
+    if workspace == Path::new("/") {
+        bail!("the workspace cannot be / (the whole machine would be writable); run corral in a project directory or pass --workspace DIR");
+    }
     if !workspace.is_dir() {
         bail!(
             "workspace {} is not a directory; pass --workspace DIR",

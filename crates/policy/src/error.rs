@@ -50,11 +50,11 @@ impl fmt::Display for Location {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// The policy file could not be read.
-    #[error("cannot read policy file {}: {source}; check that the path exists and is readable", path.display())]
+    #[error("cannot read policy file {}: {error}; check that the path exists and is readable", path.display())]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message (not chained, so it is printed once).
+        error: std::io::Error,
     },
     /// The file is not valid TOML.
     #[error("{at}: invalid TOML: {message}; fix the syntax at that position")]

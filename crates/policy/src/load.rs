@@ -15,7 +15,7 @@ impl Policy {
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
             path: path.to_owned(),
-            source,
+            error: source,
         })?;
         Policy::from_toml_str(&text, &path.display().to_string())
     }

@@ -52,11 +52,12 @@ pub struct FsResolved {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FsPlanError {
-    #[error("filesystem.{key}: {path}: {source}; create it or remove it from the policy")]
+    #[error("filesystem.{key}: {path}: {error}; create it or fix its permissions, or remove it from the policy or the flags")]
     Missing {
         key: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        /// Shown in the message (not chained, so it is printed once).
+        error: std::io::Error,
     },
     #[error("filesystem.{key}: invalid glob {pattern:?}: {message}")]
     Glob {
@@ -119,7 +120,7 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
                 let real = std::fs::canonicalize(path).map_err(|source| FsPlanError::Missing {
                     key: "read",
                     path: path.clone(),
-                    source,
+                    error: source,
                 })?;
                 ops.push(MountOp::Bind {
                     src: real.clone(),
@@ -151,13 +152,13 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
                         std::fs::read_link(&path).map_err(|source| FsPlanError::Missing {
                             key: "read",
                             path: path.clone(),
-                            source,
+                            error: source,
                         })?;
                     let resolved =
                         std::fs::canonicalize(&path).map_err(|source| FsPlanError::Missing {
                             key: "read",
                             path: path.clone(),
-                            source,
+                            error: source,
                         })?;
                     ops.push(MountOp::Symlink { target, dst: path });
                     if !reads.contains(&resolved) {
@@ -349,7 +350,7 @@ fn writable_roots(req: &FsRequest) -> Result<Vec<PathBuf>, FsPlanError> {
         let real = std::fs::canonicalize(w).map_err(|source| FsPlanError::Missing {
             key: "write",
             path: w.clone(),
-            source,
+            error: source,
         })?;
         if !writable.contains(&real) {
             writable.push(real);
