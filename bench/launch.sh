@@ -16,6 +16,7 @@
 #   BENCH_LAUNCHES=N     launches per throughput measurement (default 400)
 #   BENCH_REPEAT=N       throughput measurements per cell, median kept (default 3)
 #   BENCH_RESULTS=DIR    keep raw results here (default: a fresh temp dir)
+#   BENCH_INTERLEAVE=N   rounds of the interleaved latency run (default 300)
 #   BENCH_NO_WRITE=1     print the section, do not touch BENCHMARKS.md
 set -euo pipefail
 
@@ -26,6 +27,7 @@ RUNS=${BENCH_RUNS:-500}
 LAUNCHES=${BENCH_LAUNCHES:-400}
 REPEAT=${BENCH_REPEAT:-3}
 RESULTS=${BENCH_RESULTS:-$(mktemp -d -t corral-bench.XXXXXX)}
+INTERLEAVE=${BENCH_INTERLEAVE:-300}
 MD=$REPO/BENCHMARKS.md
 BWRAP_ARGS=(--unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc)
 
@@ -88,6 +90,14 @@ log "latency: hyperfine -N, $WARMUP warmup + $RUNS runs per command (results in 
     -n corral "$CMD_CORRAL" \
     -n corral-nolimits "$CMD_NOLIMITS" >&2
 
+# The same commands round-robin (A B C D A B C D ...), so that drift in the
+# machine's load hits every command alike; hyperfine runs them one after
+# the other.
+log "latency, interleaved: $INTERLEAVE rounds"
+python3 "$BENCH_DIR/interleave.py" "$INTERLEAVE" plain="$CMD_PLAIN" bwrap="$CMD_BWRAP" \
+    corral="$CMD_CORRAL" corral-nolimits="$CMD_NOLIMITS" >"$RESULTS/interleave.txt"
+cat "$RESULTS/interleave.txt" >&2
+
 # --- 4. throughput: N launches with P in parallel --------------------------
 # xargs (no shell) starts each launch; launches/s = N / wall time. The same
 # driver runs plain /bin/true too, so its own overhead is visible.
@@ -119,6 +129,13 @@ export AS_USER=$(id -un) HYPERFINE_VERSION=$("$HYPERFINE" --version) BWRAP_VERSI
 export GIT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 export GIT_DIRTY=$(git -C "$REPO" status --porcelain 2>/dev/null | grep -qv '^??' && echo " (plus uncommitted changes)" || true)
 python3 "$BENCH_DIR/launch_report.py" "$RESULTS/latency.json" "$RESULTS/throughput.tsv" >"$RESULTS/section.md"
+{
+    printf '\n### Latency, interleaved (`bench/interleave.py`, %s rounds, ms)\n\n' "$INTERLEAVE"
+    printf 'The same four commands started round-robin, so a change in the machine'"'"'s load hits all of them alike (the hyperfine run above times them one after the other).\n\n'
+    printf '```\n'
+    cat "$RESULTS/interleave.txt"
+    printf '```\n'
+} >>"$RESULTS/section.md"
 cat "$RESULTS/section.md"
 
 if [[ -n ${BENCH_NO_WRITE:-} ]]; then
