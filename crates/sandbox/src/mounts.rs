@@ -145,8 +145,9 @@ pub fn assemble(fs: &FsPlan, premade: Vec<Option<OwnedFd>>) -> Result<()> {
 
     let staging = Path::new(STAGING);
     match root {
-        Some(tree) => sys::move_mount(tree.as_fd(), None, &c(staging)?)
-            .map_err(err("attach root at", staging))?,
+        Some(tree) => {
+            sys::move_mount(tree.as_fd(), &c(staging)?).map_err(err("attach root at", staging))?
+        }
         None => tmpfs(staging, "0755", 0)?,
     }
     for (op, prep) in fs.mounts.iter().zip(prepared) {
@@ -189,7 +190,7 @@ fn apply(op: &MountOp, prep: Prepared, masks: &MaskSource) -> Result<()> {
         ) => {
             let target = staged(dst);
             ensure_mountpoint(&target, is_dir)?;
-            sys::move_mount(fd.as_fd(), None, &c(&target)?).map_err(err("bind mount at", dst))
+            sys::move_mount(fd.as_fd(), &c(&target)?).map_err(err("bind mount at", dst))
         }
         (MountOp::Tmpfs { dst, mode }, _) => {
             let target = staged(dst);
@@ -206,7 +207,7 @@ fn apply(op: &MountOp, prep: Prepared, masks: &MaskSource) -> Result<()> {
         (MountOp::Protect { path }, _) => {
             let target = staged(path);
             let fd = clone_tree(&target, RO)?;
-            sys::move_mount(fd.as_fd(), None, &c(&target)?).map_err(err("protect", path))
+            sys::move_mount(fd.as_fd(), &c(&target)?).map_err(err("protect", path))
         }
         (_, _) => Ok(()),
     }
@@ -247,7 +248,7 @@ fn build_dev(dev: &Path, nodes: Vec<OwnedFd>) -> Result<()> {
     for (name, fd) in DEVICES.iter().zip(nodes) {
         let node = dev.join(name);
         ensure_mountpoint(&node, false)?;
-        sys::move_mount(fd.as_fd(), None, &c(&node)?).map_err(err("bind device", &node))?;
+        sys::move_mount(fd.as_fd(), &c(&node)?).map_err(err("bind device", &node))?;
     }
     let pts = dev.join("pts");
     ensure_mountpoint(&pts, true)?;
@@ -283,7 +284,7 @@ fn build_proc(proc: &Path, masks: &MaskSource) -> Result<()> {
         let path = proc.join(name);
         if path.exists() {
             let fd = clone_tree(&path, RO)?;
-            sys::move_mount(fd.as_fd(), None, &c(&path)?).map_err(err("protect", &path))?;
+            sys::move_mount(fd.as_fd(), &c(&path)?).map_err(err("protect", &path))?;
         }
     }
     for name in PROC_MASKED {
@@ -329,7 +330,7 @@ impl MaskSource {
         .map_err(|e| err("create", here)(e.into()))?;
         drop(file);
         let at = Path::new(MASK_SOURCE_AT);
-        sys::move_mount(mnt_fd, None, &c(at)?).map_err(err("attach mask source at", at))?;
+        sys::move_mount(mnt_fd, &c(at)?).map_err(err("attach mask source at", at))?;
         Ok(MaskSource)
     }
 
@@ -349,6 +350,6 @@ impl MaskSource {
         let fd = sys::open_tree_clone(None, source).map_err(err("mask", shown))?;
         sys::mount_setattr(fd.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0)
             .map_err(err("mask", shown))?;
-        sys::move_mount(fd.as_fd(), None, &c(target)?).map_err(err("mask", shown))
+        sys::move_mount(fd.as_fd(), &c(target)?).map_err(err("mask", shown))
     }
 }

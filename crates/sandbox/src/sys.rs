@@ -57,12 +57,18 @@ pub(crate) fn open_tree_clone(dirfd: Option<BorrowedFd<'_>>, path: &CStr) -> io:
 /// the directory could have swapped a directory for a link to /etc): that
 /// fails with ELOOP instead of cloning wherever the link points.
 pub(crate) fn open_tree_clone_nofollow(path: &CStr) -> io::Result<OwnedFd> {
+    let fd = open_path_nofollow(path)?;
+    open_tree_clone(Some(fd.as_fd()), c"")
+}
+
+/// An `O_PATH` descriptor for `path`, resolved with RESOLVE_NO_SYMLINKS.
+fn open_path_nofollow(path: &CStr) -> io::Result<OwnedFd> {
     // SAFETY: open_how is plain old data; all-zero is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
     how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
     // SAFETY: `path` is a valid C string and `how` a valid open_how of the size passed.
-    let fd = owned(unsafe {
+    owned(unsafe {
         libc::syscall(
             libc::SYS_openat2,
             libc::AT_FDCWD,
@@ -70,8 +76,7 @@ pub(crate) fn open_tree_clone_nofollow(path: &CStr) -> io::Result<OwnedFd> {
             &how as *const libc::open_how,
             std::mem::size_of::<libc::open_how>(),
         )
-    })?;
-    open_tree_clone(Some(fd.as_fd()), c"")
+    })
 }
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, {set, clr})` on a
@@ -194,22 +199,21 @@ impl Drop for ChildStack {
     }
 }
 
-/// Attaches the detached mount `from` at `to` (resolved against `to_dir`).
-pub(crate) fn move_mount(
-    from: BorrowedFd<'_>,
-    to_dir: Option<BorrowedFd<'_>>,
-    to: &CStr,
-) -> io::Result<()> {
-    let tdfd = to_dir.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
-    // SAFETY: both strings are valid NUL-terminated C strings not retained by the kernel.
+/// Attaches the detached mount `from` at the path `to`, which is resolved
+/// without following any symlink (a mount point planned as a canonical
+/// path that has since become a link fails with ELOOP rather than landing
+/// wherever the link points).
+pub(crate) fn move_mount(from: BorrowedFd<'_>, to: &CStr) -> io::Result<()> {
+    let target = open_path_nofollow(to)?;
+    // SAFETY: "" is a valid C string; both descriptors are ours and open.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_move_mount,
             from.as_raw_fd(),
             c"".as_ptr(),
-            tdfd,
-            to.as_ptr(),
-            libc::MOVE_MOUNT_F_EMPTY_PATH,
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
         )
     };
     check(ret).map(drop)
