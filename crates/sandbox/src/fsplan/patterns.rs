@@ -42,7 +42,10 @@ pub(super) struct Patterns {
     literal_abs: Vec<PathBuf>,
     literal_rel: Vec<String>,
     abs_globs: Vec<(Pattern, PathBuf, usize)>,
-    rel_globs: Vec<Pattern>,
+    /// Each relative glob with a pattern for its last component: a walked
+    /// entry's own name must match that first, which rejects nearly every
+    /// file of a large workspace at the cost of one short comparison.
+    rel_globs: Vec<(Pattern, Pattern)>,
 }
 
 /// `*` and `?` stop at `/`; `**` crosses directories; `*` matches dot files.
@@ -83,16 +86,27 @@ impl Patterns {
                     };
                     out.abs_globs.push((glob(pattern)?, prefix, depth));
                 }
-                (false, true) => out.rel_globs.push(glob(pattern)?),
+                (false, true) => {
+                    let last = pattern.rsplit('/').next().unwrap_or(pattern);
+                    let last = if last == "**" { "*" } else { last };
+                    out.rel_globs
+                        .push((glob(pattern)?, glob(&last.to_string())?));
+                }
             }
         }
         Ok(out)
     }
 
     fn matches_rel(&self, rel: &Path) -> bool {
-        self.rel_globs
-            .iter()
-            .any(|g| g.matches_path_with(rel, MATCH))
+        // Lossy text: a name that is not UTF-8 still matches `.env.*` (the
+        // glob crate would refuse it, and the secret would stay unmasked).
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        self.rel_globs.iter().any(|(whole, last)| {
+            last.matches_with(&name, MATCH) && whole.matches_with(&rel.to_string_lossy(), MATCH)
+        })
     }
 }
 
@@ -139,7 +153,7 @@ pub(super) fn expand(sets: &[&Patterns], roots: &[PathBuf]) -> Expanded {
                 prefix,
                 *depth,
                 &mut |p, _| {
-                    if glob.matches_path_with(p, MATCH) {
+                    if glob.matches_with(&p.to_string_lossy(), MATCH) {
                         push(list, p.to_path_buf());
                     }
                 },

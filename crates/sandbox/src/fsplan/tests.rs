@@ -164,3 +164,15 @@ fn printable_escapes_control_characters() {
     );
     assert_eq!(printable(Path::new("/ws/ok é")), "/ws/ok é");
 }
+
+#[test]
+fn a_secret_with_a_name_that_is_not_utf8_is_still_masked() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new("utf8");
+    let name = std::ffi::OsStr::from_bytes(b".env.\xff");
+    std::fs::write(s.0.join(name), "SECRET\n").unwrap();
+    let mut req = request(&s.0);
+    req.deny_read = vec!["**/.env.*".into()];
+    let r = resolve(&req).unwrap();
+    assert!(r.masked.contains(&s.0.join(name)), "{:?}", r.masked);
+}
