@@ -53,7 +53,8 @@ fn absolute(s: &str, base: &Path, home: Option<&Path>) -> Result<PathBuf> {
 }
 
 pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
-    let home = home_dir();
+    // Canonical: the mounts refuse symlinks on their paths.
+    let home = home_dir().map(|h| std::fs::canonicalize(&h).unwrap_or(h));
     let home = home.as_deref();
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let ws_given = policy
@@ -83,17 +84,20 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         list.iter().map(|s| absolute(s, &workspace, home)).collect()
     };
     // Secrets and protected files are looked for in the caller's home and,
-    // when root runs corral for someone else's workspace, in that owner's
-    // home too (their ~/.ssh is as secret as root's).
-    let owner_home = if nix::unistd::getuid().is_root() {
-        owner_home(&workspace)
-    } else {
-        None
-    };
-    let homes: Vec<&Path> = home
-        .into_iter()
-        .chain(owner_home.as_deref().filter(|h| Some(*h) != home))
-        .collect();
+    // when root runs corral, in root's own home (whatever $HOME says) and
+    // in the workspace owner's (their ~/.ssh is as secret as root's).
+    let mut homes: Vec<PathBuf> = home.into_iter().map(Path::to_path_buf).collect();
+    if nix::unistd::getuid().is_root() {
+        let owner = std::fs::metadata(&workspace).map(|m| m.uid()).ok();
+        for uid in std::iter::once(0).chain(owner) {
+            if let Some(h) = passwd_home(uid) {
+                let h = std::fs::canonicalize(&h).unwrap_or(h);
+                if !homes.contains(&h) {
+                    homes.push(h);
+                }
+            }
+        }
+    }
     let pattern_list = |list: &[String]| -> Result<Vec<String>> {
         let mut out = Vec::with_capacity(list.len());
         for s in list {
@@ -174,9 +178,8 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
 }
 
 /// The sandbox's ids. An unprivileged caller's sandbox has the caller's
-/// host ids. A root caller's sandbox never has uid 0 on the host: it takes
-/// the workspace owner's ids when that is not root, else
-/// [`ISOLATED_HOST_ID`] (root-owned writable paths are then idmapped).
+/// host ids. A root caller's sandbox has [`ISOLATED_HOST_ID`], never uid 0
+/// nor a real user's uid (writable paths are bound through idmaps).
 /// Inside, the uid is the caller's own, or 1000 for a root caller, unless
 /// the policy sets `process.uid`.
 fn identity(policy: &Policy) -> Ids {
@@ -204,13 +207,8 @@ fn identity(policy: &Policy) -> Ids {
     }
 }
 
-/// The home directory (from /etc/passwd) of the workspace's owner, when
-/// that is not root.
-fn owner_home(workspace: &Path) -> Option<PathBuf> {
-    let uid = std::fs::metadata(workspace).ok()?.uid();
-    if uid == 0 {
-        return None;
-    }
+/// A uid's home directory, from /etc/passwd.
+fn passwd_home(uid: u32) -> Option<PathBuf> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();

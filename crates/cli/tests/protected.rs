@@ -186,3 +186,19 @@ fn a_hard_linked_protected_file_is_refused() {
         );
     });
 }
+
+#[test]
+fn a_protected_symlink_replaced_during_the_run_is_reported() {
+    for_each_identity(
+        "a_protected_symlink_replaced_during_the_run_is_reported",
+        |env| {
+            std::fs::create_dir(env.ws.join("dot")).expect("mkdir");
+            std::fs::write(env.ws.join("dot/bashrc"), "# managed\n").expect("write");
+            std::os::unix::fs::symlink("dot/bashrc", env.ws.join(".bashrc")).expect("symlink");
+            let out = env.sh(&[], "rm .bashrc && echo 'echo PWNED' > .bashrc; echo rc=$?");
+            out.code(0)
+                .stderr_has("protected path")
+                .stderr_has(".bashrc was replaced by another file during the run");
+        },
+    );
+}

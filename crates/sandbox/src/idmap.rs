@@ -108,13 +108,14 @@ pub(crate) fn prepare(plan: &Plan) -> io::Result<Vec<Option<OwnedFd>>> {
             }
         };
         *slot = Some(idmapped_clone(src, ns.as_fd(), attrs).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "idmapped mount of {}: {e} (its filesystem must support idmapped mounts: ext4, xfs, btrfs, tmpfs, overlayfs...)",
-                    src.display()
-                ),
-            )
+            let hint = match e.raw_os_error() {
+                Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => {
+                    " (every filesystem mounted there must support idmapped mounts: ext4, xfs, btrfs, tmpfs, overlayfs...)"
+                }
+                Some(libc::ELOOP) => " (a symlink appeared on the path since the plan was made)",
+                _ => "",
+            };
+            io::Error::new(e.kind(), format!("idmapped mount of {}: {e}{hint}", crate::fsplan::printable(src)))
         })?);
     }
     Ok(out)

@@ -209,6 +209,13 @@ fn apply(op: &MountOp, prep: Prepared, masks: &MaskSource) -> Result<()> {
             let fd = clone_tree(&target, RO)?;
             sys::move_mount(fd.as_fd(), &c(&target)?).map_err(err("protect", path))
         }
+        // Cloned from the staged tree: it keeps the mount flags and idmap
+        // of the writable root it lies in.
+        (MountOp::Pin { path }, _) => {
+            let target = staged(path);
+            let fd = clone_tree(&target, RW)?;
+            sys::move_mount(fd.as_fd(), &c(&target)?).map_err(err("pin", path))
+        }
         (_, _) => Ok(()),
     }
 }

@@ -91,6 +91,11 @@ pub enum MountOp {
     /// Re-bind `path` onto itself read-only (protected paths inside
     /// writable trees).
     Protect { path: PathBuf },
+    /// Re-bind `path` onto itself as it is (read-write, cloned from the
+    /// sandbox's own view, so with the writable root's idmap): a mount
+    /// point cannot be renamed or removed, so the directories above a
+    /// protected path (and `.git` itself) stay where they are.
+    Pin { path: PathBuf },
     /// Re-bind `path` onto itself read-only, shown as owned by the sandbox
     /// through an idmapped mount: a directory that a root-started sandbox's
     /// uid could not enter but that root, who started it, can (`/root`

@@ -66,6 +66,12 @@ fn explain_launch_error(err: launch::LaunchError) -> anyhow::Error {
 /// the sandbox started could not be mounted read-only; the command may have
 /// created them. The sandbox is gone now, so this check cannot be raced.
 fn report_new_protected(resolved: &resolve::Resolved) {
+    for (path, what) in resolved.fs.rescan.replaced() {
+        eprintln!(
+            "corral: warning: protected path {} {what} during the run; review it before a tool on this machine uses it",
+            fsplan::printable(&path)
+        );
+    }
     let now = resolved.fs.rescan.now();
     for path in now.iter().filter(|p| !resolved.fs.protected.contains(p)) {
         let link = match std::fs::read_link(path) {

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 /// The highest directories that `ids` cannot traverse on the way to each
 /// bound path (its ancestors) and to `home` (itself included). Behind such
 /// a directory the sandbox could not reach the bind at all; a private
-/// tmpfs in its place holds just the path down to the bind (and an empty,
-/// private home).
+/// tmpfs in its place holds just the path down to the bind, or (root's
+/// own) an idmapped read-only view of it.
 pub(super) fn untraversable(
     bound: &[PathBuf],
     home: Option<&Path>,
@@ -82,11 +82,12 @@ pub(super) fn host_unix_sockets() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     for line in text.lines().skip(1) {
         // Num RefCount Protocol Flags Type St Inode Path
-        if let Some(path) = line
+        // The path is the last column and may contain spaces.
+        let path = line
             .split_whitespace()
             .nth(7)
-            .filter(|p| p.starts_with('/'))
-        {
+            .and_then(|first| line.find(first).map(|at| &line[at..]));
+        if let Some(path) = path.filter(|p| p.starts_with('/')) {
             let path = PathBuf::from(path);
             if !out.contains(&path) && path.exists() {
                 out.push(path);

@@ -10,7 +10,7 @@ mod patterns;
 
 use host::{check_links, host_unix_sockets, untraversable};
 pub use patterns::ProtectedScan;
-use patterns::{expand, Patterns};
+use patterns::{expand, Patterns, Snapshot};
 use std::path::{Component, Path, PathBuf};
 
 /// The filesystem request, with `~` already expanded and flags merged.
@@ -32,7 +32,8 @@ pub struct FsRequest {
     pub home: Option<PathBuf>,
     /// When root starts the sandbox under another host identity: that
     /// uid and gid. Directories they cannot traverse on the way to a bound
-    /// path or to the home directory are replaced by a private tmpfs.
+    /// path or to the home directory are shown read-only through an idmap
+    /// when root owns them, and replaced by a private tmpfs otherwise.
     pub switched_ids: Option<(u32, u32)>,
 }
 
@@ -196,8 +197,24 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
                 }
             })
             .collect();
+        // Root's own directories (say /root, holding the workspace or the
+        // tools on $PATH) are shown read-only as the sandbox's, as a user's
+        // home is to a sandbox that user starts. Anyone else's stay hidden:
+        // a private tmpfs holds just the path down to the bind.
         for dir in untraversable(&bound, req.home.as_deref(), ids) {
-            ops.push(MountOp::OwnerBind { path: dir });
+            if bound.contains(&dir) {
+                continue;
+            }
+            let root_owned =
+                std::fs::metadata(&dir).is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+            ops.push(if root_owned {
+                MountOp::OwnerBind { path: dir }
+            } else {
+                MountOp::Tmpfs {
+                    dst: dir,
+                    mode: 0o755,
+                }
+            });
         }
     }
     ops.push(MountOp::Dev);
@@ -223,9 +240,10 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
             || (host_root && !tmpfs_dirs.iter().any(|t| p.starts_with(t)))
     };
     let deny = Patterns::compile("deny_read", &req.deny_read)?;
-    let rescan = ProtectedScan {
+    let mut rescan = ProtectedScan {
         patterns: Patterns::compile("protected", &req.protected)?,
         roots: writable.clone(),
+        start: Vec::new(),
     };
     let found = expand(&[&deny, &rescan.patterns], &writable);
     let [deny_found, protected_found]: [Vec<PathBuf>; 2] =
@@ -251,6 +269,10 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
     // Protected paths are reported as found (a symlink as itself) and
     // mounted where they resolve, if that is inside a writable root.
     let protected_lexical = rescan.inside_roots(protected_found);
+    rescan.start = protected_lexical
+        .iter()
+        .filter_map(|p| Some((p.clone(), Snapshot::of(p)?)))
+        .collect();
     let mut protected: Vec<PathBuf> = Vec::new();
     let mut pin_only: Vec<PathBuf> = Vec::new();
     for p in &protected_lexical {
@@ -299,11 +321,7 @@ pub fn resolve(req: &FsRequest) -> Result<FsResolved, FsPlanError> {
         }
     }
     for pin in pins {
-        ops.push(MountOp::Bind {
-            src: pin.clone(),
-            dst: pin,
-            writable: true,
-        });
+        ops.push(MountOp::Pin { path: pin });
     }
     for path in &protected {
         ops.push(MountOp::Protect { path: path.clone() });
@@ -373,7 +391,7 @@ fn sort_ops(ops: &mut [MountOp]) {
             MountOp::Bind { dst, .. } | MountOp::OwnerBind { path: dst } => (0, depth(dst)),
             MountOp::Dev | MountOp::Proc => (0, 2),
             MountOp::Mask { .. } => (1, 0),
-            MountOp::Protect { path } => (2, depth(path)),
+            MountOp::Protect { path } | MountOp::Pin { path } => (2, depth(path)),
         }
     }
     ops.sort_by_key(key);

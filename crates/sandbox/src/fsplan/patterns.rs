@@ -11,6 +11,35 @@ use std::path::{Path, PathBuf};
 pub struct ProtectedScan {
     pub(super) patterns: Patterns,
     pub(super) roots: Vec<PathBuf>,
+    /// What each protected path was when the run started. A read-only
+    /// mount cannot stop a protected *symlink* (it lands on the target)
+    /// from being replaced, so the paths are compared after the run.
+    pub(super) start: Vec<(PathBuf, Snapshot)>,
+}
+
+/// What a path is, as far as replacing it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Snapshot {
+    dev: u64,
+    ino: u64,
+    link: Option<PathBuf>,
+}
+
+impl Snapshot {
+    pub(super) fn of(path: &Path) -> Option<Snapshot> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(path).ok()?;
+        let link = m
+            .file_type()
+            .is_symlink()
+            .then(|| std::fs::read_link(path).ok())
+            .flatten();
+        Some(Snapshot {
+            dev: m.dev(),
+            ino: m.ino(),
+            link,
+        })
+    }
 }
 
 impl ProtectedScan {
@@ -19,6 +48,34 @@ impl ProtectedScan {
             .into_iter()
             .filter(|p| self.roots.iter().any(|w| p.starts_with(w) && p != w))
             .collect()
+    }
+
+    /// Protected paths that were there at the start and are now gone or
+    /// replaced (a symlink re-pointed, a file swapped), with what changed.
+    pub fn replaced(&self) -> Vec<(PathBuf, String)> {
+        let mut out = Vec::new();
+        for (path, before) in &self.start {
+            let now = Snapshot::of(path);
+            if now.as_ref() == Some(before) {
+                continue;
+            }
+            let what = match (&before.link, now) {
+                (_, None) => "was removed".to_string(),
+                (
+                    Some(old),
+                    Some(Snapshot {
+                        link: Some(new), ..
+                    }),
+                ) if *old != new => format!(
+                    "was a symbolic link to {} and now points to {}",
+                    super::printable(old),
+                    super::printable(&new)
+                ),
+                _ => "was replaced by another file".to_string(),
+            };
+            out.push((path.clone(), what));
+        }
+        out
     }
 
     /// The protected paths that exist now inside writable trees. Called
@@ -71,6 +128,12 @@ impl Patterns {
             rel_globs: Vec::new(),
         };
         for pattern in patterns {
+            // `./x` and `a//b` mean `x` and `a/b` (walked paths have neither).
+            let mut pattern = pattern.trim_start_matches("./").to_string();
+            while pattern.contains("//") {
+                pattern = pattern.replace("//", "/");
+            }
+            let pattern = &pattern;
             match (pattern.starts_with('/'), has_glob(pattern)) {
                 (true, false) => out.literal_abs.push(PathBuf::from(pattern)),
                 (false, false) => out.literal_rel.push(pattern.clone()),

@@ -66,10 +66,8 @@ fn masks_protections_and_pins_come_from_the_workspace() {
     assert!(!has(&MountOp::Protect {
         path: ws.join(".git")
     }));
-    assert!(has(&MountOp::Bind {
-        src: ws.join(".git"),
-        dst: ws.join(".git"),
-        writable: true
+    assert!(has(&MountOp::Pin {
+        path: ws.join(".git")
     }));
     // Everything a protection sits on is mounted before it.
     let pos = |want: &MountOp| ops.iter().position(|op| op == want).unwrap();
@@ -86,10 +84,8 @@ fn masks_protections_and_pins_come_from_the_workspace() {
             })
     );
     assert!(
-        pos(&MountOp::Bind {
-            src: ws.join(".git"),
-            dst: ws.join(".git"),
-            writable: true
+        pos(&MountOp::Pin {
+            path: ws.join(".git")
         }) < pos(&MountOp::Protect {
             path: ws.join(".git/hooks")
         })
