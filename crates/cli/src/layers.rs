@@ -3,6 +3,7 @@
 //! prepares them (seccomp program, cgroup) and renders the one-line header.
 
 use anyhow::{bail, Context, Result};
+use corral_policy::ByteSize;
 use corral_sandbox::cgroup::{self, Cgroup, CgroupSupport};
 use corral_sandbox::plan::{LimitsPlan, Plan};
 use corral_sandbox::{landlock, seccomp};
@@ -144,7 +145,7 @@ impl Layers {
             Some(cg) => limits.push(cg.describe()),
             None => {
                 if let Some(m) = l.memory_bytes {
-                    limits.push(format!("memory={} per process (rlimit)", human_bytes(m)));
+                    limits.push(format!("memory={} per process (rlimit)", ByteSize(m)));
                 }
             }
         }
@@ -155,7 +156,7 @@ impl Layers {
             limits.push(format!("nofile={n}"));
         }
         if let Some(f) = l.file_size_bytes {
-            limits.push(format!("fsize={}", human_bytes(f)));
+            limits.push(format!("fsize={}", ByteSize(f)));
         }
         if let Some(t) = l.timeout {
             limits.push(format!("timeout={}s", t.as_secs()));
@@ -173,21 +174,6 @@ impl Layers {
         }
         h
     }
-}
-
-pub fn human_bytes(b: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [
-        ("T", 1 << 40),
-        ("G", 1 << 30),
-        ("M", 1 << 20),
-        ("K", 1 << 10),
-    ];
-    for (name, size) in UNITS {
-        if b >= size && b % size == 0 {
-            return format!("{}{name}", b / size);
-        }
-    }
-    b.to_string()
 }
 
 #[cfg(test)]

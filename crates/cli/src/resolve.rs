@@ -86,8 +86,9 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
     // Secrets and protected files are looked for in the caller's home and,
     // when root runs corral, in root's own home (whatever $HOME says) and
     // in the workspace owner's (their ~/.ssh is as secret as root's).
+    let ids = identity(policy);
     let mut homes: Vec<PathBuf> = home.into_iter().map(Path::to_path_buf).collect();
-    if nix::unistd::getuid().is_root() {
+    if ids.from_root {
         let owner = std::fs::metadata(&workspace).map(|m| m.uid()).ok();
         for uid in std::iter::once(0).chain(owner) {
             if let Some(h) = passwd_home(uid) {
@@ -121,22 +122,17 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         deny_read: pattern_list(&fs.deny_read)?,
         protected: pattern_list(&fs.protected)?,
         home: home.map(Path::to_path_buf),
-        switched_ids: None,
-    };
-    let ids = identity(policy);
-    let req = FsRequest {
         switched_ids: ids.from_root.then_some((ids.outside_uid, ids.outside_gid)),
-        ..req
     };
     let fs_resolved = fsplan::resolve(&req)?;
 
+    // getcwd(3) gives a canonical path, as the workspace is: the command
+    // starts where corral was started when that is inside the workspace.
     let cwd_inside = if cwd.starts_with(&workspace) {
-        cwd.clone()
+        cwd
     } else {
         workspace.clone()
     };
-    let cwd_inside = std::fs::canonicalize(&cwd_inside).unwrap_or(cwd_inside);
-    let cwd_visible = cwd_inside.starts_with(&workspace);
     let l = &policy.limits;
     let plan = Plan {
         argv: argv
@@ -144,11 +140,7 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
             .map(|a| cstring(a.as_bytes(), "command argument"))
             .collect::<Result<_>>()?,
         env: environment(policy)?,
-        cwd: if cwd_visible {
-            cwd_inside
-        } else {
-            workspace.clone()
-        },
+        cwd: cwd_inside,
         fs: fs_resolved.fs.clone(),
         ids,
         hostname: policy

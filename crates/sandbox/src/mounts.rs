@@ -106,27 +106,11 @@ pub fn assemble(fs: &FsPlan, premade: Vec<Option<OwnedFd>>) -> Result<()> {
     let mut prepared = Vec::with_capacity(fs.mounts.len());
     for (op, premade) in fs.mounts.iter().zip(premade) {
         prepared.push(match op {
-            MountOp::Bind { .. } | MountOp::OwnerBind { .. } if premade.is_some() => {
-                match premade {
-                    Some(fd) => {
-                        let is_dir = is_dir_fd(&fd);
-                        Prepared::Tree(fd, is_dir)
-                    }
-                    None => Prepared::None,
-                }
-            }
-            // Without an idmapped clone (not started by root) it is a
-            // plain read-only bind.
-            MountOp::OwnerBind { path } => {
-                let fd = clone_tree(path, RO)?;
-                let is_dir = is_dir_fd(&fd);
-                Prepared::Tree(fd, is_dir)
-            }
             MountOp::Bind { src, writable, .. } => {
-                let fd = clone_tree(src, if *writable { RW } else { RO })?;
-                let is_dir = is_dir_fd(&fd);
-                Prepared::Tree(fd, is_dir)
+                tree(premade, src, if *writable { RW } else { RO })?
             }
+            // Without the supervisor's idmapped clone, a plain read-only bind.
+            MountOp::OwnerBind { path } => tree(premade, path, RO)?,
             MountOp::Dev => {
                 let mut nodes = Vec::with_capacity(DEVICES.len());
                 for name in DEVICES {
@@ -161,6 +145,17 @@ pub fn assemble(fs: &FsPlan, premade: Vec<Option<OwnedFd>>) -> Result<()> {
     sys::pivot_to_cwd().map_err(err("pivot_root into", staging))?;
     std::env::set_current_dir("/").map_err(err("chdir", Path::new("/")))?;
     Ok(())
+}
+
+/// The clone to attach for a bind: the supervisor's idmapped one when it
+/// made one, else a clone of `src` made here with `attrs`.
+fn tree(premade: Option<OwnedFd>, src: &Path, attrs: u64) -> Result<Prepared> {
+    let fd = match premade {
+        Some(fd) => fd,
+        None => clone_tree(src, attrs)?,
+    };
+    let is_dir = is_dir_fd(&fd);
+    Ok(Prepared::Tree(fd, is_dir))
 }
 
 /// Whether a mount clone's root is a directory (the mount point must match).
