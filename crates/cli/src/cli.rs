@@ -1,6 +1,7 @@
 //! The command-line surface. Flags that scripts rely on are stable:
 //! `--policy`, `--profile`, `--workspace`, `--write`, `--read`,
-//! `--deny-read`, `--memory`, `--pids`, `--cpus`, `--timeout`, `--label`.
+//! `--deny-read`, `--memory`, `--pids`, `--cpus`, `--timeout`, `--label`,
+//! `--allow-net`, `--deny-net`, `--resolve`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -74,6 +75,17 @@ pub struct PolicyArgs {
     /// Run even if a layer the policy needs is unavailable; the header says what is off.
     #[arg(long)]
     pub allow_degraded: bool,
+    /// Also allow connections to HOST[:PORT] (repeatable), e.g. pypi.org (ports 80 and 443),
+    /// api.github.com:443, *.example.com:*, 10.1.2.0/24:5432, [::1]:8080.
+    #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
+    pub allow_net: Vec<String>,
+    /// Never allow connections to HOST[:PORT] (repeatable; no port means every port).
+    #[arg(long = "deny-net", value_name = "HOST[:PORT]")]
+    pub deny_net: Vec<String>,
+    /// Pin HOST to these addresses, as curl --resolve (repeatable; PORT may be *), e.g.
+    /// git.test:8080:127.0.0.1. A pinned host still needs --allow-net.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR[,ADDR]")]
+    pub resolve: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +98,10 @@ pub struct RunArgs {
     /// Do not print the one-line header on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Append every network event (connection attempts and DNS queries,
+    /// allowed or not) to FILE as JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    pub net_log: Option<std::path::PathBuf>,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,

@@ -130,7 +130,12 @@ pub fn prepare(plan: &Plan, run_id: &str) -> Result<Layers> {
 
 impl Layers {
     /// The one-line header: which layers are in force.
-    pub fn header(&self, plan: &Plan, labels: &[(String, String)]) -> String {
+    pub fn header(
+        &self,
+        plan: &Plan,
+        net: Option<&corral_policy::net::NetPolicy>,
+        labels: &[(String, String)],
+    ) -> String {
         let mut h = String::from("corral: sandbox: namespaces user,mnt,pid,net,ipc,uts,cgroup");
         match self.landlock_abi {
             Some(abi) => {
@@ -164,7 +169,17 @@ impl Layers {
         if !limits.is_empty() {
             let _ = write!(h, " | limits {}", limits.join(" "));
         }
-        h.push_str(" | net none");
+        match net {
+            Some(net) => {
+                let _ = write!(
+                    h,
+                    " | net proxy: {} allow, {} deny",
+                    net.allow.len(),
+                    net.deny.len()
+                );
+            }
+            None => h.push_str(" | net none"),
+        }
         if !labels.is_empty() {
             let joined: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = write!(h, " | labels {}", joined.join(","));

@@ -4,6 +4,7 @@
 mod cli;
 mod cmd;
 mod layers;
+mod netreport;
 mod resolve;
 
 use clap::error::ErrorKind;

@@ -3,9 +3,12 @@
 //! crate to resolve the filesystem against the real machine.
 
 use anyhow::{bail, Context, Result};
+use corral_policy::net::NetPolicy;
 use corral_policy::Policy;
 use corral_sandbox::fsplan::{self, FsRequest, FsResolved};
-use corral_sandbox::plan::{Ids, LimitsPlan, Plan, SeccompPlan, ISOLATED_HOST_ID};
+use corral_sandbox::plan::{
+    Ids, LimitsPlan, MountOp, NetPlan, Plan, SeccompPlan, ISOLATED_HOST_ID,
+};
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
@@ -22,6 +25,8 @@ pub const ROOT_CALLER_INSIDE_ID: u32 = 1000;
 pub struct Resolved {
     pub plan: Plan,
     pub fs: FsResolved,
+    /// The compiled network rules; `None`: no network at all.
+    pub net: Option<NetPolicy>,
 }
 
 pub fn home_dir() -> Option<PathBuf> {
@@ -134,14 +139,25 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         workspace.clone()
     };
     let l = &policy.limits;
+    let net = NetPolicy::compile(&policy.network)?;
+    let net = (!net.is_empty()).then_some(net);
+    let mut fs_plan = fs_resolved.fs.clone();
+    if net.is_some() {
+        if let Some(dst) = corral_sandbox::net::resolv_conf_target() {
+            fs_plan.mounts.push(MountOp::File {
+                dst,
+                contents: corral_sandbox::net::RESOLV_CONF.as_bytes().to_vec(),
+            });
+        }
+    }
     let plan = Plan {
         argv: argv
             .iter()
             .map(|a| cstring(a.as_bytes(), "command argument"))
             .collect::<Result<_>>()?,
-        env: environment(policy)?,
+        env: environment(policy, net.is_some())?,
         cwd: cwd_inside,
-        fs: fs_resolved.fs.clone(),
+        fs: fs_plan,
         ids,
         hostname: policy
             .process
@@ -162,10 +178,12 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
             file_size_bytes: l.file_size.map(|f| f.0),
         },
         allow_degraded: policy.sandbox.dangerously_allow_degraded,
+        network: net.as_ref().map(|_| NetPlan),
     };
     Ok(Resolved {
         plan,
         fs: fs_resolved,
+        net,
     })
 }
 
@@ -215,7 +233,37 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
 
 /// The caller's environment minus `process.env_deny` (globs on names), plus
 /// `process.env_set`, plus `CORRAL_SANDBOX=1` and a PATH.
-fn environment(policy: &Policy) -> Result<Vec<CString>> {
+/// What tools need to find the egress proxy: the usual variables in both
+/// cases, plus those of tools that read their own (npm, cargo, pip) and
+/// Node's switch for honouring them.
+pub fn proxy_environment() -> Vec<(String, String)> {
+    use corral_sandbox::net::{HTTP_PORT, PROXY_ADDR, SOCKS_PORT};
+    let http = format!("http://{PROXY_ADDR}:{HTTP_PORT}");
+    let socks = format!("socks5h://{PROXY_ADDR}:{SOCKS_PORT}");
+    let no_proxy = "localhost,127.0.0.1,::1".to_string();
+    let mut vars = Vec::new();
+    for (name, value) in [
+        ("HTTP_PROXY", &http),
+        ("HTTPS_PROXY", &http),
+        ("ALL_PROXY", &socks),
+        ("NO_PROXY", &no_proxy),
+    ] {
+        vars.push((name.to_string(), value.clone()));
+        vars.push((name.to_ascii_lowercase(), value.clone()));
+    }
+    for name in [
+        "npm_config_proxy",
+        "npm_config_https_proxy",
+        "CARGO_HTTP_PROXY",
+        "PIP_PROXY",
+    ] {
+        vars.push((name.to_string(), http.clone()));
+    }
+    vars.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
+    vars
+}
+
+fn environment(policy: &Policy, network: bool) -> Result<Vec<CString>> {
     let deny: Vec<glob::Pattern> = policy
         .process
         .env_deny
@@ -231,6 +279,13 @@ fn environment(policy: &Policy) -> Result<Vec<CString>> {
             !deny.iter().any(|g| g.matches(name.as_ref()))
         })
         .collect();
+    // The host's proxy settings point where the sandbox cannot go: with a
+    // network the sandbox gets corral's, without one none at all.
+    let corral_vars = proxy_environment();
+    vars.retain(|(k, _)| !corral_vars.iter().any(|(name, _)| k == name.as_str()));
+    if network {
+        vars.extend(corral_vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+    }
     for (k, v) in &policy.process.env_set {
         vars.retain(|(name, _)| name.as_bytes() != k.as_bytes());
         vars.push((k.into(), v.into()));

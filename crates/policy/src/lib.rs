@@ -2,12 +2,14 @@
 //! profiles and the merging of command-line flags.
 //!
 //! The command line calls [`effective`]; `corral policy show` prints
-//! [`Policy::to_toml`].
+//! [`Policy::to_toml`]; the egress proxy compiles the `[network]` section
+//! with [`net::NetPolicy::compile`].
 
 mod error;
 mod load;
 mod merge;
 pub mod model;
+pub mod net;
 mod profiles;
 mod render;
 mod schema;

@@ -6,6 +6,7 @@ use crate::error::{Location, PolicyError};
 use crate::model::Policy;
 use crate::schema;
 use crate::validate::{validate, Issue, Seg};
+use std::fmt::Write as _;
 use std::path::Path;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -25,9 +26,10 @@ impl Policy {
     /// merge it onto its base with [`Policy::merged_onto`].
     ///
     /// Besides the value checks, an explicitly empty `filesystem.read` or
-    /// `filesystem.write` is refused unless `extends = "none"`: merging
-    /// keeps the base profile's list when the file's is empty, so such a line
-    /// would silently do nothing.
+    /// `filesystem.write` is refused unless `extends = "none"`, and an
+    /// explicitly empty `network.allow` when the base profile allows some
+    /// network: merging keeps (or appends to) the base profile's list, so
+    /// such a line would silently do nothing.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Policy, PolicyError> {
         let document = DeTable::parse(text).map_err(|e| syntax_error(e, text, origin))?;
         let deserializer = toml::Deserializer::from(document.clone());
@@ -35,14 +37,33 @@ impl Policy {
             .map_err(|e| shape_error(e, text, origin))?;
         let root = DeValue::Table(document.into_inner());
         validate(&policy).map_err(|issue| issue_error(&issue, &root, text, origin))?;
-        if policy.extends.as_deref() != Some("none") {
-            for key in ["read", "write"] {
-                let path = [Seg::Key("filesystem"), Seg::Key(key)];
-                if let Some(value) = locate(&root, &path) {
-                    if value.get_ref().as_array().is_some_and(|a| a.is_empty()) {
-                        return Err(empty_list_error(key, &policy, value.span(), text, origin));
-                    }
+        let base = policy
+            .extends
+            .as_deref()
+            .unwrap_or(crate::profiles::DEFAULT_PROFILE);
+        let base_allows =
+            crate::profiles::profile(base).is_some_and(|p| !p.network.allow.is_empty());
+        let guarded = [
+            ("filesystem", "read", base != "none"),
+            ("filesystem", "write", base != "none"),
+            ("network", "allow", base_allows),
+        ];
+        for (section, key, guarded) in guarded {
+            let path = [Seg::Key(section), Seg::Key(key)];
+            match locate(&root, &path) {
+                Some(value)
+                    if guarded && value.get_ref().as_array().is_some_and(|a| a.is_empty()) =>
+                {
+                    return Err(empty_list_error(
+                        section,
+                        key,
+                        base,
+                        value.span(),
+                        text,
+                        origin,
+                    ));
                 }
+                _ => {}
             }
         }
         Ok(policy)
@@ -63,10 +84,7 @@ fn shape_error(
     text: &str,
     origin: &str,
 ) -> PolicyError {
-    let key = match error.path().to_string() {
-        path if path == "." => "(document)".to_owned(),
-        path => path,
-    };
+    let key = dotted(error.path());
     let inner = error.into_inner();
     let at = Location::in_text(origin, text, inner.span().map_or(0, |s| s.start));
     let message = one_line(inner.message());
@@ -95,6 +113,40 @@ fn shape_error(
     }
 }
 
+/// serde's path as a dotted key, `(document)` for the root. The keys of
+/// `network.rules` are quoted, since they contain dots and colons:
+/// `network.rules."github.com:22".protocols[0]`.
+fn dotted(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    let mut names = Vec::new();
+    for segment in path.iter() {
+        let name = match segment {
+            Segment::Seq { index } => {
+                let _ = write!(out, "[{index}]");
+                continue;
+            }
+            Segment::Map { key } => key.as_str(),
+            Segment::Enum { variant } => variant.as_str(),
+            Segment::Unknown => "?",
+        };
+        if !out.is_empty() {
+            out.push('.');
+        }
+        if names == ["network", "rules"] {
+            let _ = write!(out, "{name:?}");
+        } else {
+            out.push_str(name);
+        }
+        names.push(name);
+    }
+    if out.is_empty() {
+        "(document)".to_owned()
+    } else {
+        out
+    }
+}
+
 fn issue_error(issue: &Issue, root: &DeValue<'_>, text: &str, origin: &str) -> PolicyError {
     let offset = if issue.at_key {
         locate_key(root, &issue.path)
@@ -116,25 +168,31 @@ fn issue_error(issue: &Issue, root: &DeValue<'_>, text: &str, origin: &str) -> P
 }
 
 fn empty_list_error(
+    section: &str,
     key: &str,
-    policy: &Policy,
+    base: &str,
     span: std::ops::Range<usize>,
     text: &str,
     origin: &str,
 ) -> PolicyError {
-    let base = policy
-        .extends
-        .as_deref()
-        .unwrap_or(crate::profiles::DEFAULT_PROFILE);
+    let (what, expected) = if section == "network" {
+        (
+            "network rules".to_owned(),
+            "leave the key out to keep the profile's rules, add deny entries for what must stay \
+             unreachable, or set extends = \"offline\" for no network at all",
+        )
+    } else {
+        (
+            format!("{key} paths"),
+            "leave the key out to keep the profile's list, list the paths you want instead, or \
+             set extends = \"none\" to start from nothing",
+        )
+    };
     PolicyError::Invalid {
         at: Location::in_text(origin, text, span.start),
-        key: format!("filesystem.{key}"),
-        problem: format!(
-            "an empty list cannot remove the {key} paths of the base profile {base:?}"
-        ),
-        expected: "leave the key out to keep the profile's list, list the paths you want \
-                   instead, or set extends = \"none\" to start from nothing"
-            .to_owned(),
+        key: format!("{section}.{key}"),
+        problem: format!("an empty list cannot remove the {what} of the base profile {base:?}"),
+        expected: expected.to_owned(),
     }
 }
 
@@ -151,7 +209,7 @@ fn locate<'a, 'i>(root: &'a DeValue<'i>, path: &[Seg]) -> Option<&'a Spanned<DeV
 fn child<'a, 'i>(value: &'a DeValue<'i>, seg: &Seg) -> Option<&'a Spanned<DeValue<'i>>> {
     match seg {
         Seg::Key(key) => find_entry(value.as_table()?, key).map(|(_, v)| v),
-        Seg::Name(name) => find_entry(value.as_table()?, name).map(|(_, v)| v),
+        Seg::Name(name) | Seg::Quoted(name) => find_entry(value.as_table()?, name).map(|(_, v)| v),
         Seg::Index(index) => value.get(*index),
     }
 }
@@ -175,7 +233,7 @@ fn locate_key(root: &DeValue<'_>, path: &[Seg]) -> Option<usize> {
     };
     let name = match last {
         Seg::Key(key) => *key,
-        Seg::Name(name) => name.as_str(),
+        Seg::Name(name) | Seg::Quoted(name) => name.as_str(),
         Seg::Index(_) => return None,
     };
     find_entry(parent.as_table()?, name).map(|(k, _)| k.span().start)

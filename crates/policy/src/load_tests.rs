@@ -157,3 +157,57 @@ fn an_empty_read_or_write_list_needs_extends_none() {
     let p = Policy::from_toml_str("extends = \"none\"\n[filesystem]\nread = []\n", "c").unwrap();
     assert!(p.filesystem.read.is_empty());
 }
+
+#[test]
+fn network_shape_errors_quote_rule_keys_and_list_allowed_keys() {
+    assert_eq!(
+        err("[network.rules.\"github.com:22\"]\nprotocols = [\"ssh\", \"ftp\"]\n"),
+        "corral.toml:2:21: network.rules.\"github.com:22\".protocols[1]: unknown protocol \"ftp\"; \
+         expected a list of \"tls\", \"http\", \"ssh\" or \"any\", e.g. protocols = [\"ssh\"] \
+         (default [\"tls\", \"http\"])"
+    );
+    assert_eq!(
+        err("[network.rules.\"github.com:22\"]\nprotocol = [\"ssh\"]\n"),
+        "corral.toml:2:1: network.rules.\"github.com:22\".protocol: unknown key; allowed keys in \
+         [network.rules.\"github.com:22\"] are: protocols"
+    );
+    assert!(err("network.rules.\"git.hub.com:22\".protocols = [3]\n").starts_with(
+        "corral.toml:1:45: network.rules.\"git.hub.com:22\".protocols[0]: invalid type: integer `3`;"
+    ));
+    assert_eq!(
+        err("[network]\ndeny = [{ hots = \"gist.github.com\" }]\n"),
+        "corral.toml:2:11: network.deny[0].hots: unknown key; allowed keys in network.deny[0] \
+         are: host, reason"
+    );
+    assert_eq!(
+        err("[network]\ndeny = [\"gist.github.com\"]\n"),
+        "corral.toml:2:9: network.deny[0]: invalid type: string \"gist.github.com\"; expected a \
+         list of tables such as { host = \"gist.github.com\", reason = \"no code leaves through \
+         gists\" }"
+    );
+    assert!(err("[network]\ndeny = [{ reason = \"x\" }]\n").starts_with(
+        "corral.toml:2:9: network.deny[0]: missing field `host`; expected a list of tables"
+    ));
+    assert_eq!(
+        err("[network]\nalow = []\n"),
+        "corral.toml:2:1: network.alow: unknown key; allowed keys in [network] are: allow, deny, \
+         resolve, rules"
+    );
+}
+
+#[test]
+fn an_empty_allow_list_cannot_drop_a_profiles_network() {
+    assert_eq!(
+        err("extends = \"coding-agent\"\n[network]\nallow = []\n"),
+        "corral.toml:3:9: network.allow: an empty list cannot remove the network rules of the \
+         base profile \"coding-agent\"; leave the key out to keep the profile's rules, add deny \
+         entries for what must stay unreachable, or set extends = \"offline\" for no network at all"
+    );
+    for ok in [
+        "[network]\nallow = []\n",
+        "extends = \"rollout\"\n[network]\nallow = []\n",
+        "extends = \"none\"\n[network]\nallow = []\n",
+    ] {
+        assert!(Policy::from_toml_str(ok, "c").is_ok(), "{ok}");
+    }
+}

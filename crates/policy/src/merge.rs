@@ -6,15 +6,18 @@
 //! - `read` and `write` of the upper layer replace the base's lists when
 //!   non-empty (the loader refuses an explicit empty list unless
 //!   `extends = "none"`, so a key in the file always means "replace");
-//! - `deny_read`, `protected`, `env_deny` (and `network.allow`) are
-//!   appended: protections can only be added, and removed only by starting
-//!   from `extends = "none"`;
+//! - `deny_read`, `protected`, `env_deny` are appended: protections can
+//!   only be added, and removed only by starting from `extends = "none"`;
+//! - `network.allow`, `network.deny` and `network.resolve` are appended
+//!   (the loader refuses an explicit empty `allow` over a profile that has
+//!   network rules); `network.rules` merges by key, the upper layer winning;
 //! - `env_set` merges by name, the upper layer winning;
 //! - `dangerously_*` switches are on when either layer turns them on;
 //! - lists are deduplicated, keeping the first occurrence.
 
 use crate::error::{Location, PolicyError};
-use crate::model::{ByteSize, Duration, Limits, Policy};
+use crate::model::{ByteSize, Duration, Limits, NetDeny, Network, Policy};
+use crate::net::Ports;
 use crate::profiles::{profile, DEFAULT_PROFILE};
 use crate::validate::{check_limits, check_path, check_profile};
 use std::path::Path;
@@ -46,6 +49,12 @@ pub struct Overrides {
     pub file_size: Option<ByteSize>,
     /// `--allow-degraded`: same as `sandbox.dangerously_allow_degraded`.
     pub allow_degraded: bool,
+    /// `--allow-net HOST[:PORT]`: appended to `network.allow`.
+    pub allow_net: Vec<String>,
+    /// `--deny-net HOST[:PORT]`: appended to `network.deny`, without a reason.
+    pub deny_net: Vec<String>,
+    /// `--resolve HOST:PORT:ADDR[,ADDR...]`: appended to `network.resolve`.
+    pub resolve: Vec<String>,
 }
 
 /// The policy a command runs under: the file at `policy_file` (if any) on
@@ -98,6 +107,20 @@ impl Overrides {
                     .map_err(|p| invalid(flag, p, "expected a non-empty path".to_owned()))?;
             }
         }
+        let network = [
+            ("--allow-net", self.allow_net.as_slice(), Ports::Web),
+            ("--deny-net", self.deny_net.as_slice(), Ports::Every),
+        ];
+        for (flag, values, default) in network {
+            for value in values {
+                crate::net::parse_endpoint(value, default)
+                    .map_err(|p| invalid(flag, p.problem, p.expected))?;
+            }
+        }
+        for value in &self.resolve {
+            crate::net::parse_pin(value)
+                .map_err(|p| invalid("--resolve", p.problem, p.expected))?;
+        }
         check_limits(&self.limits()).map_err(|(field, problem)| {
             let flag = format!("--{}", field.replace('_', "-"));
             invalid(
@@ -136,9 +159,7 @@ impl Policy {
                 deny_read: [bfs.deny_read, fs.deny_read].concat(),
                 protected: [bfs.protected, fs.protected].concat(),
             },
-            network: crate::model::Network {
-                allow: [base.network.allow, self.network.allow].concat(),
-            },
+            network: merged_network(self.network, base.network),
             limits: overlay_limits(&self.limits, base.limits),
             process: crate::model::Process {
                 uid: self.process.uid.or(base.process.uid),
@@ -170,6 +191,14 @@ impl Policy {
         fs.read.extend(overrides.read.iter().cloned());
         fs.write.extend(overrides.write.iter().cloned());
         fs.deny_read.extend(overrides.deny_read.iter().cloned());
+        let net = &mut self.network;
+        net.allow.extend(overrides.allow_net.iter().cloned());
+        net.deny
+            .extend(overrides.deny_net.iter().map(|host| NetDeny {
+                host: host.clone(),
+                reason: None,
+            }));
+        net.resolve.extend(overrides.resolve.iter().cloned());
         self.limits = overlay_limits(&overrides.limits(), self.limits);
         self.sandbox.dangerously_allow_degraded |= overrides.allow_degraded;
         self.deduplicated()
@@ -184,10 +213,12 @@ impl Policy {
             &mut fs.deny_read,
             &mut fs.protected,
             &mut self.network.allow,
+            &mut self.network.resolve,
             &mut self.process.env_deny,
         ] {
             dedup_keep_first(list);
         }
+        dedup_keep_first(&mut self.network.deny);
         self
     }
 }
@@ -211,7 +242,18 @@ fn overlay_limits(upper: &Limits, base: Limits) -> Limits {
     }
 }
 
-fn dedup_keep_first(list: &mut Vec<String>) {
+fn merged_network(upper: Network, base: Network) -> Network {
+    let mut rules = base.rules;
+    rules.extend(upper.rules);
+    Network {
+        allow: [base.allow, upper.allow].concat(),
+        deny: [base.deny, upper.deny].concat(),
+        resolve: [base.resolve, upper.resolve].concat(),
+        rules,
+    }
+}
+
+fn dedup_keep_first<T: Clone + Eq + std::hash::Hash>(list: &mut Vec<T>) {
     let mut seen = std::collections::HashSet::new();
     list.retain(|item| seen.insert(item.clone()));
 }

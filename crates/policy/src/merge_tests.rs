@@ -145,6 +145,102 @@ fn overrides_are_validated_naming_the_flag() {
     assert_eq!(Overrides::default().validate().ok(), Some(()));
 }
 
+#[test]
+fn network_lists_are_appended_and_rules_merge_by_key() {
+    let mut agent = base("coding-agent");
+    agent.network.resolve = vec!["git.test:*:127.0.0.1".into()];
+    agent.network.rules.insert(
+        "github.com:22".into(),
+        crate::model::NetRule {
+            protocols: Some(vec![crate::Protocol::Ssh]),
+        },
+    );
+    agent
+        .network
+        .rules
+        .insert("keep.test".into(), Default::default());
+    let merged = file(
+        "[network]\nallow = [\"pypi.org:443\", \"git.test:8080\"]\n\
+         deny = [{ host = \"10.0.0.0/8\" }, { host = \"gist.github.com\", reason = \"code must not leave through gists\" }]\n\
+         resolve = [\"git.test:8080:127.0.0.2\"]\n\
+         [network.rules.\"github.com:22\"]\nprotocols = [\"ssh\", \"tls\"]\n",
+    )
+    .merged_onto(agent);
+    let profile = base("coding-agent").network;
+    // Appended after the profile's, repeats dropped.
+    assert_eq!(
+        merged.network.allow,
+        [profile.allow.clone(), vec!["git.test:8080".to_owned()]].concat()
+    );
+    assert_eq!(merged.network.deny.len(), profile.deny.len() + 1);
+    assert_eq!(merged.network.deny.last().unwrap().host, "10.0.0.0/8");
+    assert_eq!(
+        merged.network.resolve,
+        ["git.test:*:127.0.0.1", "git.test:8080:127.0.0.2"]
+    );
+    // Rules merge by key, the file winning.
+    assert_eq!(
+        merged.network.rules["github.com:22"].protocols,
+        Some(vec![crate::Protocol::Ssh, crate::Protocol::Tls])
+    );
+    assert!(merged.network.rules.contains_key("keep.test"));
+}
+
+#[test]
+fn network_flags_are_appended_and_validated_naming_the_flag() {
+    let overrides = Overrides {
+        allow_net: vec!["git.test:8080".into(), "pypi.org:443".into()],
+        deny_net: vec!["10.0.0.0/8".into(), "10.0.0.0/8".into()],
+        resolve: vec!["git.test:8080:127.0.0.1".into()],
+        ..Overrides::default()
+    };
+    assert_eq!(overrides.validate().ok(), Some(()));
+    let p = base("coding-agent").apply(&overrides);
+    assert_eq!(p.network.allow.last().unwrap(), "git.test:8080");
+    assert_eq!(
+        p.network
+            .allow
+            .iter()
+            .filter(|a| *a == "pypi.org:443")
+            .count(),
+        1
+    );
+    assert_eq!(
+        p.network.deny.last().unwrap(),
+        &crate::model::NetDeny {
+            host: "10.0.0.0/8".into(),
+            reason: None
+        }
+    );
+    assert_eq!(p.network.deny.len(), 3);
+    assert_eq!(p.network.resolve, ["git.test:8080:127.0.0.1"]);
+    let bad = |o: Overrides| o.validate().unwrap_err().to_string();
+    assert_eq!(
+        bad(Overrides {
+            allow_net: vec!["pypi.org:0".into()],
+            ..Default::default()
+        }),
+        "command line: --allow-net: \"pypi.org:0\": port 0 is out of range; expected a port \
+         from 1 to 65535, a range such as 8000-8100, or * for every port"
+    );
+    assert!(bad(Overrides {
+        deny_net: vec!["*evil.test".into()],
+        ..Default::default()
+    })
+    .starts_with(
+        "command line: --deny-net: \"*evil.test\": '*' may only be the whole first label;"
+    ));
+    assert_eq!(
+        bad(Overrides {
+            resolve: vec!["git.test:127.0.0.1".into()],
+            ..Default::default()
+        }),
+        "command line: --resolve: \"git.test:127.0.0.1\" is not HOST:PORT:ADDR[,ADDR...]; \
+         expected HOST:PORT:ADDR[,ADDR...] as for curl --resolve, e.g. \
+         \"git.test:8080:127.0.0.1\" or \"mirror.local:*:10.0.0.5,10.0.0.6\" (PORT may be *)"
+    );
+}
+
 fn temp_policy(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("corral-policy-merge-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -4,6 +4,7 @@
 //! Every section rejects unknown keys. Defaults here are the *neutral* values;
 //! the built-in profiles (see `profiles.rs`) fill in the opinionated ones.
 
+pub use crate::net::Protocol;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -47,12 +48,67 @@ pub struct Filesystem {
     pub protected: Vec<String>,
 }
 
-/// `[network]`: filled in by the egress proxy issue. Today an empty `allow`
-/// list (no network at all, loopback only) is the only accepted value.
+/// `[network]`: where the command may connect, through the egress proxy.
+///
+/// An empty `allow` list and no `rules` mean no network at all (loopback
+/// only). Otherwise every connection goes through the proxy, which lets it
+/// through only when an allow rule matches the destination and port, no
+/// deny rule does, and the traffic speaks one of the rule's protocols.
+///
+/// Entries are written `HOST[:PORT]`:
+/// - HOST is an exact DNS name (case-insensitive, one trailing dot ignored;
+///   ASCII letters, digits, `-` and `.` only, labels of 1 to 63 characters,
+///   at most 253 in all, the last label not a number), `*.suffix` (every
+///   subdomain of `suffix` at any depth, not `suffix` itself), `*` (any
+///   name, never an IP address), an IPv4 address, an IPv4 CIDR
+///   (`10.1.2.0/24`, no host bits set), or an IPv6 address or CIDR. With a
+///   port an IPv6 host is bracketed (`[::1]:8080`, `[fd00::/8]:5432`); a bare
+///   IPv6 host has no port.
+/// - PORT is a number from 1 to 65535, a range `8000-8100`, or `*` (any).
+///   Without a port, an `allow` or `rules` entry means ports 80 and 443; a
+///   `deny` entry means every port.
+///
+/// Name patterns match only names and address patterns only addresses: a
+/// connection to an IP literal needs an IP or CIDR rule. Deny wins over
+/// allow. See [`crate::net`] for the compiled matcher.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Network {
+    /// Destinations the command may reach, `HOST[:PORT]`, with the default
+    /// protocols (TLS and plain HTTP).
     pub allow: Vec<String>,
+    /// Destinations never reachable, whatever `allow` says.
+    pub deny: Vec<NetDeny>,
+    /// Pinned addresses, like curl's `--resolve HOST:PORT:ADDR[,ADDR...]`
+    /// (PORT may be `*`): the proxy connects to a pinned name at exactly
+    /// these addresses and trusts them even when they are loopback or
+    /// private. A pinned name still needs an allow rule.
+    pub resolve: Vec<String>,
+    /// Allow entries with options, keyed by `HOST[:PORT]`
+    /// (`[network.rules."github.com:22"]`). A key that also appears in
+    /// `allow` (the same host and ports) is the same rule: its options apply.
+    pub rules: BTreeMap<String, NetRule>,
+}
+
+/// A `network.deny` entry: `{ host = "gist.github.com", reason = "..." }`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetDeny {
+    /// `HOST[:PORT]`; without a port the rule covers every port.
+    pub host: String,
+    /// Shown to the command (and logged) when the rule blocks a connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Options of one `[network.rules."HOST[:PORT]"]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetRule {
+    /// What the connection may speak: `tls`, `http`, `ssh`, or `any` (any
+    /// bytes: only the destination is checked). Default `["tls", "http"]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocols: Option<Vec<Protocol>>,
 }
 
 /// `[limits]`: resource limits. `None` means unlimited.

@@ -3,7 +3,7 @@
 //! `merge.rs`), and protections (`deny_read`, `protected`, `env_deny`) can
 //! only be added to, never removed, except by starting from `none`.
 
-use crate::model::{ByteSize, Duration, Filesystem, Limits, Policy, Process};
+use crate::model::{ByteSize, Duration, Filesystem, Limits, NetDeny, Network, Policy, Process};
 
 /// Every name `extends` and `--profile` accept, the default first.
 pub const PROFILE_NAMES: [&str; 4] = ["offline", "coding-agent", "rollout", "none"];
@@ -147,12 +147,61 @@ fn offline() -> Policy {
     }
 }
 
-/// `coding-agent`: for an agent editing a repository. Today the same as
-/// `offline`, with no timeout (sessions are long); its `[network]` section
-/// (package registries and the model's API through the egress proxy) will
-/// be filled in by the egress proxy issue.
+/// What `coding-agent` may reach, all on port 443 (TLS or HTTP): the model
+/// APIs an agent talks to, the package registries its builds fetch from,
+/// and GitHub over HTTPS (clone, API, release downloads).
+const CODING_AGENT_ALLOW: &[&str] = &[
+    // Model APIs.
+    "api.anthropic.com:443",
+    "api.openai.com:443",
+    "generativelanguage.googleapis.com:443",
+    "api.mistral.ai:443",
+    "openrouter.ai:443",
+    // Package registries: PyPI, npm and yarn, crates.io, the Go module
+    // proxy and checksum database, RubyGems, Maven Central.
+    "pypi.org:443",
+    "files.pythonhosted.org:443",
+    "registry.npmjs.org:443",
+    "registry.yarnpkg.com:443",
+    "crates.io:443",
+    "index.crates.io:443",
+    "static.crates.io:443",
+    "proxy.golang.org:443",
+    "sum.golang.org:443",
+    "rubygems.org:443",
+    "repo.maven.apache.org:443",
+    // GitHub over HTTPS.
+    "github.com:443",
+    "api.github.com:443",
+    "codeload.github.com:443",
+    "objects.githubusercontent.com:443",
+    "raw.githubusercontent.com:443",
+    "release-assets.githubusercontent.com:443",
+];
+
+/// Hosts `coding-agent` never reaches, even if a policy on top allows
+/// `*.github.com` or `*.githubusercontent.com`: a gist is a one-request
+/// way to publish the workspace.
+const CODING_AGENT_DENY: &[&str] = &["gist.github.com", "gist.githubusercontent.com"];
+
+/// `coding-agent`: for an agent editing a repository. The same as `offline`
+/// (no timeout: sessions are long), plus the network above through the
+/// egress proxy, with gists denied.
 fn coding_agent() -> Policy {
-    offline()
+    Policy {
+        network: Network {
+            allow: strings(CODING_AGENT_ALLOW),
+            deny: CODING_AGENT_DENY
+                .iter()
+                .map(|host| NetDeny {
+                    host: (*host).to_owned(),
+                    reason: Some("code must not leave through gists".to_owned()),
+                })
+                .collect(),
+            ..Network::default()
+        },
+        ..offline()
+    }
 }
 
 /// `rollout`: strict, for the many short tool calls of reinforcement-learning
@@ -222,5 +271,48 @@ mod tests {
         assert_eq!(r.limits.timeout, Some("10m".parse().unwrap()));
         assert_eq!(r.limits.file_size, Some("1G".parse().unwrap()));
         assert_eq!((r.limits.pids, r.limits.cpus), (Some(256), Some(1.0)));
+        assert_eq!(r.network, Network::default(), "rollouts have no network");
+    }
+
+    #[test]
+    fn coding_agent_reaches_models_registries_and_github_but_not_gists() {
+        use crate::net::{Dest, NetPolicy};
+        let p = profile("coding-agent").unwrap();
+        let offline = profile("offline").unwrap();
+        assert_eq!(
+            Policy {
+                network: Network::default(),
+                ..p.clone()
+            },
+            offline,
+            "only the network differs from offline"
+        );
+        let net = NetPolicy::compile(&p.network).unwrap();
+        for host in [
+            "api.anthropic.com",
+            "pypi.org",
+            "index.crates.io",
+            "github.com",
+        ] {
+            assert_eq!(net.allowed(Dest::Name(host), 443).len(), 1, "{host}");
+            assert!(net.allowed(Dest::Name(host), 80).is_empty(), "{host}:80");
+            assert!(net.name_visible(host), "{host}");
+        }
+        assert!(net.allowed(Dest::Name("example.com"), 443).is_empty());
+        let gist = net.denied(Dest::Name("gist.github.com"), 443).unwrap();
+        assert_eq!(
+            gist.reason.as_deref(),
+            Some("code must not leave through gists")
+        );
+        assert!(net
+            .denied(Dest::Name("gist.githubusercontent.com"), 22)
+            .is_some());
+        assert!(!net.name_visible("gist.github.com"));
+        assert!(net.pins.is_empty());
+        assert!(net
+            .allow
+            .iter()
+            .all(|r| r.protocols == crate::net::Protocol::DEFAULT));
+        assert!(NetPolicy::compile(&offline.network).unwrap().is_empty());
     }
 }

@@ -3,7 +3,7 @@
 //! with `extends = "none"` so that it is complete on its own: loading it
 //! back gives the same policy.
 
-use crate::model::Policy;
+use crate::model::{NetDeny, Policy};
 use std::fmt::Write as _;
 
 impl Policy {
@@ -24,8 +24,19 @@ impl Policy {
         list(&mut out, "deny_read", &fs.deny_read);
         list(&mut out, "protected", &fs.protected);
 
+        let net = &self.network;
         out.push_str("\n[network]\n");
-        list(&mut out, "allow", &self.network.allow);
+        list(&mut out, "allow", &net.allow);
+        let deny: Vec<String> = net.deny.iter().map(deny_entry).collect();
+        raw_list(&mut out, "deny", &deny);
+        list(&mut out, "resolve", &net.resolve);
+        for (endpoint, rule) in &net.rules {
+            let _ = writeln!(out, "\n[network.rules.{}]", quote(endpoint));
+            if let Some(protocols) = &rule.protocols {
+                let names: Vec<String> = protocols.iter().map(|p| quote(p.as_str())).collect();
+                raw_list(&mut out, "protocols", &names);
+            }
+        }
 
         let limits = &self.limits;
         out.push_str("\n[limits]\n");
@@ -95,16 +106,34 @@ fn optional(out: &mut String, key: &str, value: Option<String>) {
 
 /// `[]`, `["/"]`, or one entry per line for two or more.
 fn list(out: &mut String, key: &str, items: &[String]) {
-    match items {
+    let quoted: Vec<String> = items.iter().map(|item| quote(item)).collect();
+    raw_list(out, key, &quoted);
+}
+
+/// [`list`] of values already written as TOML.
+fn raw_list(out: &mut String, key: &str, values: &[String]) {
+    match values {
         [] => line(out, key, "[]"),
-        [one] => line(out, key, &format!("[{}]", quote(one))),
+        [one] => line(out, key, &format!("[{one}]")),
         _ => {
             let _ = writeln!(out, "{key} = [");
-            for item in items {
-                let _ = writeln!(out, "    {},", quote(item));
+            for value in values {
+                let _ = writeln!(out, "    {value},");
             }
             out.push_str("]\n");
         }
+    }
+}
+
+/// `{ host = "gist.github.com", reason = "..." }`.
+fn deny_entry(entry: &NetDeny) -> String {
+    match &entry.reason {
+        Some(reason) => format!(
+            "{{ host = {}, reason = {} }}",
+            quote(&entry.host),
+            quote(reason)
+        ),
+        None => format!("{{ host = {} }}", quote(&entry.host)),
     }
 }
 
@@ -158,6 +187,13 @@ mod tests {
             uid = 0
             hostname = "box-1.local"
             env_set = { LANG = "C.UTF-8", PATH = "/usr/bin:/bin" }
+            [network]
+            allow = ["api.anthropic.com:443", "*.githubusercontent.com", "[::1]:8080"]
+            deny = [{ host = "gist.github.com", reason = "no \"gists\"" }, { host = "10.0.0.0/8" }]
+            resolve = ["git.test:8080:127.0.0.1"]
+            [network.rules."github.com:22"]
+            protocols = ["ssh"]
+            [network.rules.plain]
             [sandbox]
             dangerously_allow_nested_namespaces = true
         "#;
@@ -166,6 +202,21 @@ mod tests {
         assert_eq!(Policy::from_toml_str(&shown, "shown.toml").unwrap(), policy);
         assert!(shown.contains("cpus = 0.5\n"), "{shown}");
         assert!(shown.contains("timeout = \"1h30m\"\n"), "{shown}");
+        assert!(
+            shown.contains(
+                "deny = [\n    { host = \"gist.github.com\", reason = 'no \"gists\"' },\n    \
+                 { host = \"10.0.0.0/8\" },\n]\n"
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(
+                "resolve = [\"git.test:8080:127.0.0.1\"]\n\n\
+                 [network.rules.\"github.com:22\"]\nprotocols = [\"ssh\"]\n\n\
+                 [network.rules.\"plain\"]\n\n[limits]\n"
+            ),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -14,7 +14,14 @@ const KEYS: &[(&str, &str)] = &[
     ("filesystem.deny_read", "a list of paths or globs, e.g. deny_read = [\"~/.ssh\", \"**/.env\"]"),
     ("filesystem.protected", "a list of paths or globs, e.g. protected = [\".git/hooks\"]"),
     ("network", "a table: [network]"),
-    ("network.allow", "an empty list: allow = []"),
+    ("network.allow", "a list of HOST[:PORT] entries, e.g. allow = [\"api.anthropic.com:443\", \"*.githubusercontent.com\", \"10.1.2.0/24:5432\", \"[::1]:8080\"]; HOST is a DNS name, *.suffix, *, an IP address or a CIDR; PORT is a number, a range such as 8000-8100, or * (no port: 80 and 443)"),
+    ("network.deny", "a list of tables such as { host = \"gist.github.com\", reason = \"no code leaves through gists\" }"),
+    ("network.deny.host", "HOST[:PORT] as in network.allow, e.g. host = \"10.0.0.0/8\" (no port: every port)"),
+    ("network.deny.reason", "one line of text saying why, e.g. reason = \"no code leaves through gists\""),
+    ("network.resolve", "a list of HOST:PORT:ADDR[,ADDR...] pins as for curl --resolve, e.g. resolve = [\"git.test:8080:127.0.0.1\", \"mirror.local:*:10.0.0.5\"]"),
+    ("network.rules", "tables of options keyed by HOST[:PORT], e.g. [network.rules.\"github.com:22\"] with protocols = [\"ssh\"]"),
+    ("network.rules.*", "a table of options, e.g. [network.rules.\"github.com:22\"] with protocols = [\"ssh\"]"),
+    ("network.rules.*.protocols", "a list of \"tls\", \"http\", \"ssh\" or \"any\", e.g. protocols = [\"ssh\"] (default [\"tls\", \"http\"])"),
     ("limits", "a table: [limits]"),
     ("limits.memory", "a size such as \"512M\" or \"2G\" (K, M, G, T are powers of 1024), or a whole number of bytes"),
     ("limits.pids", "a whole number of processes and threads, at least 1, e.g. pids = 256"),
@@ -33,11 +40,41 @@ const KEYS: &[(&str, &str)] = &[
     ("sandbox.dangerously_allow_nested_namespaces", "true or false"),
 ];
 
+/// A dotted key in the schema's terms: indexes dropped and the keys of
+/// `network.rules` (quoted) replaced by `*`: `network.deny[0].host` ->
+/// `network.deny.host`, `network.rules."github.com:22".protocols[1]` ->
+/// `network.rules.*.protocols`.
+fn generic(dotted: &str) -> String {
+    let mut out = String::with_capacity(dotted.len());
+    let mut chars = dotted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '[' => {
+                chars.by_ref().find(|c| *c == ']');
+            }
+            '"' => {
+                out.push('*');
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    match c {
+                        _ if escaped => escaped = false,
+                        '\\' => escaped = true,
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The schema key a (possibly indexed or nested) dotted key falls under:
 /// `filesystem.read[2]` -> `filesystem.read`, `process.env_set.LANG` ->
 /// `process.env_set`.
 fn schema_key(dotted: &str) -> Option<&'static str> {
-    let plain = dotted.split('[').next().unwrap_or(dotted);
+    let plain = generic(dotted);
     KEYS.iter()
         .map(|(key, _)| *key)
         .filter(|key| plain == *key || plain.starts_with(&format!("{key}.")))
@@ -71,12 +108,14 @@ pub(crate) fn allowed_keys(section: &str) -> Vec<&'static str> {
 }
 
 /// "allowed keys in [limits] are: memory, pids, ..." for an unknown key
-/// `dotted` (e.g. `limits.memroy`).
+/// `dotted` (e.g. `limits.memroy`, `network.deny[0].hots`).
 pub(crate) fn allowed_text(dotted: &str) -> String {
     let section = dotted.rsplit_once('.').map_or("", |(section, _)| section);
-    let keys = allowed_keys(section).join(", ");
+    let keys = allowed_keys(&generic(section)).join(", ");
     if section.is_empty() {
         format!("allowed top-level keys are: {keys}")
+    } else if section.ends_with(']') {
+        format!("allowed keys in {section} are: {keys}")
     } else {
         format!("allowed keys in [{section}] are: {keys}")
     }
@@ -87,17 +126,26 @@ mod tests {
     use super::*;
     use crate::model::*;
 
-    /// Every dotted key the model can serialize, descending into tables
-    /// (except env_set, whose keys are the user's).
+    /// Every dotted key the model can serialize, descending into tables and
+    /// lists of tables (except env_set, whose keys are the user's; the keys
+    /// of `network.rules` are the user's too, shown as `*`).
     fn model_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
         for (key, value) in table {
-            let dotted = if prefix.is_empty() {
-                key.clone()
-            } else {
-                format!("{prefix}.{key}")
+            let dotted = match prefix {
+                "" => key.clone(),
+                "network.rules" => format!("{prefix}.*"),
+                _ => format!("{prefix}.{key}"),
             };
-            if let (toml::Value::Table(inner), false) = (value, dotted == "process.env_set") {
-                model_keys(inner, &dotted, out);
+            match value {
+                toml::Value::Table(inner) if dotted != "process.env_set" => {
+                    model_keys(inner, &dotted, out)
+                }
+                toml::Value::Array(items) => {
+                    if let Some(toml::Value::Table(inner)) = items.first() {
+                        model_keys(inner, &dotted, out);
+                    }
+                }
+                _ => {}
             }
             out.push(dotted);
         }
@@ -110,6 +158,16 @@ mod tests {
             ..Policy::default()
         };
         full.filesystem.workspace = Some("w".into());
+        full.network.deny = vec![NetDeny {
+            host: "h".into(),
+            reason: Some("r".into()),
+        }];
+        full.network.rules.insert(
+            "h:22".into(),
+            NetRule {
+                protocols: Some(vec![Protocol::Ssh]),
+            },
+        );
         full.limits = Limits {
             memory: Some(ByteSize(1)),
             pids: Some(1),
@@ -125,6 +183,7 @@ mod tests {
         let mut keys = Vec::new();
         model_keys(&table, "", &mut keys);
         keys.sort();
+        keys.dedup();
         let mut schema: Vec<String> = KEYS.iter().map(|(k, _)| k.to_string()).collect();
         schema.sort();
         assert_eq!(keys, schema);
@@ -159,6 +218,36 @@ mod tests {
         assert_eq!(
             allowed_text("limits.memroy"),
             "allowed keys in [limits] are: memory, pids, cpus, timeout, open_files, file_size"
+        );
+        assert_eq!(
+            allowed_keys("network"),
+            ["allow", "deny", "resolve", "rules"]
+        );
+    }
+
+    #[test]
+    fn network_keys_map_onto_the_schema() {
+        assert_eq!(generic("network.deny[0].host"), "network.deny.host");
+        assert_eq!(
+            generic(r#"network.rules."a.b:22\"x".protocols[1]"#),
+            "network.rules.*.protocols"
+        );
+        assert_eq!(
+            schema_key(r#"network.rules."github.com:22".protocols[0]"#),
+            Some("network.rules.*.protocols")
+        );
+        assert_eq!(
+            schema_key(r#"network.rules."github.com:22""#),
+            Some("network.rules.*")
+        );
+        assert_eq!(schema_key("network.allow[3]"), Some("network.allow"));
+        assert_eq!(
+            allowed_text("network.deny[1].hots"),
+            "allowed keys in network.deny[1] are: host, reason"
+        );
+        assert_eq!(
+            allowed_text(r#"network.rules."git.test:22".protocol"#),
+            r#"allowed keys in [network.rules."git.test:22"] are: protocols"#
         );
     }
 }

@@ -17,7 +17,10 @@ const MAX_HOSTNAME: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Seg {
     Key(&'static str),
+    /// A key the user chose, shown bare: `process.env_set.LANG`.
     Name(String),
+    /// A key the user chose, shown quoted: `network.rules."github.com:22"`.
+    Quoted(String),
     Index(usize),
 }
 
@@ -33,7 +36,7 @@ pub(crate) struct Issue {
 }
 
 impl Issue {
-    fn new(path: Vec<Seg>, problem: String) -> Self {
+    pub fn new(path: Vec<Seg>, problem: String) -> Self {
         Issue {
             path,
             problem,
@@ -42,7 +45,8 @@ impl Issue {
         }
     }
 
-    /// `filesystem.read[2]`, `process.env_set.LANG`.
+    /// `filesystem.read[2]`, `process.env_set.LANG`,
+    /// `network.rules."github.com:22".protocols`.
     pub fn dotted(&self) -> String {
         let mut out = String::new();
         for seg in &self.path {
@@ -53,6 +57,9 @@ impl Issue {
                 }
                 Seg::Name(n) => {
                     let _ = write!(out, ".{n}");
+                }
+                Seg::Quoted(n) => {
+                    let _ = write!(out, ".{n:?}");
                 }
                 Seg::Index(i) => {
                     let _ = write!(out, "[{i}]");
@@ -187,15 +194,7 @@ pub(crate) fn validate(policy: &Policy) -> Result<(), Issue> {
     check_list("filesystem", "write", &fs.write, check_path)?;
     check_list("filesystem", "deny_read", &fs.deny_read, check_path)?;
     check_list("filesystem", "protected", &fs.protected, check_path)?;
-    if !policy.network.allow.is_empty() {
-        return Err(Issue {
-            expected: Some("only an empty list (no network) is accepted".to_owned()),
-            ..Issue::new(
-                vec![Seg::Key("network"), Seg::Key("allow")],
-                "the egress proxy is not available in this version of corral".to_owned(),
-            )
-        });
-    }
+    crate::net::compile(&policy.network)?;
     check_limits(&policy.limits)
         .map_err(|(field, p)| Issue::new(vec![Seg::Key("limits"), Seg::Key(field)], p))?;
     let process = &policy.process;

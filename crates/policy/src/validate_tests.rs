@@ -37,16 +37,6 @@ fn paths_must_be_non_empty_and_free_of_nul() {
 }
 
 #[test]
-fn network_allow_fails_closed() {
-    assert_eq!(
-        err("[network]\nallow = [\"pypi.org:443\"]\n"),
-        "p.toml:2:9: network.allow: the egress proxy is not available in this version of corral; \
-         only an empty list (no network) is accepted"
-    );
-    assert!(Policy::from_toml_str("[network]\nallow = []\n", "p").is_ok());
-}
-
-#[test]
 fn limits_must_be_positive_and_in_range() {
     assert_eq!(
         err("[limits]\ncpus = 0\n"),
@@ -132,4 +122,81 @@ fn errors_from_other_sections_point_at_the_right_place_with_dotted_keys() {
     // Dotted keys at the top level and inline tables are located too.
     assert!(err("limits.pids = 0\n").starts_with("p.toml:1:15: limits.pids:"));
     assert!(err("limits = { cpus = -1 }\n").starts_with("p.toml:1:19: limits.cpus:"));
+}
+
+#[test]
+fn network_entries_are_checked_where_they_are_written() {
+    assert_eq!(
+        err("[network]\nallow = [\"api.anthropic.com:443\", \"pypi.org\", \"x.test:0\"]\n"),
+        "p.toml:2:47: network.allow[2]: \"x.test:0\": port 0 is out of range; expected a port \
+         from 1 to 65535, a range such as 8000-8100, or * for every port"
+    );
+    assert_eq!(
+        err("[network]\nallow = [\n  \"a.test\",\n  \"[::1]8080\",\n]\n"),
+        "p.toml:4:3: network.allow[1]: \"[::1]8080\" has \"8080\" after ']' instead of :PORT; \
+         expected an IPv6 address or CIDR in brackets, then an optional :PORT, e.g. \
+         \"[::1]:8080\" or \"[fd00::/8]:5432\""
+    );
+    assert_eq!(
+        err("[network]\ndeny = [{ host = \"gist.github.com\", reason = \"r\" }, { host = \"a_b\" }]\n"),
+        "p.toml:2:62: network.deny[1].host: \"a_b\" is not a valid host name: '_' is not allowed; \
+         expected a DNS name of ASCII letters, digits, '-' and '.' (labels of 1 to 63 characters, \
+         at most 253 in all), \"*.suffix\", \"*\", an IP address or a CIDR"
+    );
+    assert!(
+        err("[network]\ndeny = [{ host = \"gist.github.com\", reason = \"\" }]\n").starts_with(
+            "p.toml:2:46: network.deny[0].reason: the reason is empty; expected one line of text"
+        )
+    );
+    assert_eq!(
+        err("[network]\nresolve = [\"git.test:8080\"]\n"),
+        "p.toml:2:12: network.resolve[0]: \"git.test:8080\" is not HOST:PORT:ADDR[,ADDR...]; \
+         expected HOST:PORT:ADDR[,ADDR...] as for curl --resolve, e.g. \
+         \"git.test:8080:127.0.0.1\" or \"mirror.local:*:10.0.0.5,10.0.0.6\" (PORT may be *)"
+    );
+    // A bad rule key points at the key in the table header.
+    assert_eq!(
+        err("[network.rules.\"github.com:x\"]\nprotocols = [\"ssh\"]\n"),
+        "p.toml:1:16: network.rules.\"github.com:x\": \"github.com:x\": port \"x\" is not a number; \
+         expected a port from 1 to 65535, a range such as 8000-8100, or * for every port"
+    );
+    assert_eq!(
+        err("[network.rules.\"github.com:22\"]\nprotocols = []\n"),
+        "p.toml:2:13: network.rules.\"github.com:22\".protocols: an empty list of protocols \
+         allows nothing; expected at least one of \"tls\", \"http\", \"ssh\" or \"any\" (leave \
+         protocols out for [\"tls\", \"http\"]), or remove the rule"
+    );
+    // Inline tables and dotted keys are located too.
+    assert!(
+        err("[network]\nrules = { \"a.test:1-0\" = {} }\n").starts_with(
+            "p.toml:2:11: network.rules.\"a.test:1-0\": \"a.test:1-0\": port 0 is out of range;"
+        )
+    );
+    assert!(err("network.allow = [\"*.\"]\n").starts_with(
+        "p.toml:1:18: network.allow[0]: \"*.\": \"\" is not a valid host name: it is empty;"
+    ));
+}
+
+#[test]
+fn a_full_network_section_loads() {
+    let text = r#"
+[network]
+allow = ["api.anthropic.com:443", "*.githubusercontent.com", "pypi.org", "10.1.2.0/24:5432", "[::1]:8080", "192.0.2.7", "*:443"]
+deny  = [{ host = "gist.github.com", reason = "no code leaves through gists" }, { host = "10.0.0.0/8" }]
+resolve = ["git.test:8080:127.0.0.1", "mirror.local:*:10.0.0.5,10.0.0.6"]
+[network.rules."github.com:22"]
+protocols = ["ssh"]
+"#;
+    let policy = Policy::from_toml_str(text, "p.toml").unwrap();
+    let net = &policy.network;
+    assert_eq!(net.allow.len(), 7);
+    assert_eq!(net.deny[1].reason, None);
+    assert_eq!(net.resolve.len(), 2);
+    assert_eq!(
+        net.rules["github.com:22"].protocols,
+        Some(vec![crate::Protocol::Ssh])
+    );
+    let compiled = crate::net::NetPolicy::compile(net).unwrap();
+    assert_eq!(compiled.allow.len(), 8);
+    assert_eq!(compiled.allow[7].text, "github.com:22");
 }

@@ -2,7 +2,8 @@
 //! init (inside): a `SOCK_SEQPACKET` socketpair, so each message arrives
 //! whole. The sandbox end is close-on-exec, so the command never holds it.
 //!
-//! Sandbox -> supervisor: the pty master (with the fd attached), a setup
+//! Sandbox -> supervisor: the pty master (with the fd attached), the egress
+//! proxy's listening sockets (fds attached), a setup
 //! failure, and the command's final wait status. Supervisor -> sandbox: a
 //! single "go" once the supervisor has placed init in its cgroups.
 
@@ -39,6 +40,8 @@ impl Stage {
 pub enum Msg {
     Go,
     PtyMaster(OwnedFd),
+    /// The egress proxy's listening sockets, in [`crate::net::Listeners`] order.
+    Listeners(Vec<OwnedFd>),
     Failed {
         stage: Stage,
         message: String,
@@ -49,6 +52,7 @@ pub enum Msg {
 
 const TAG_GO: u8 = b'G';
 const TAG_PTY: u8 = b'P';
+const TAG_LISTENERS: u8 = b'L';
 const TAG_FAILED: u8 = b'E';
 const TAG_EXITED: u8 = b'X';
 const MAX_MSG: usize = 4096;
@@ -73,6 +77,10 @@ pub fn send(fd: RawFd, msg: &Msg) -> io::Result<()> {
         Msg::PtyMaster(master) => {
             buf.push(TAG_PTY);
             fds.push(master.as_raw_fd());
+        }
+        Msg::Listeners(socks) => {
+            buf.push(TAG_LISTENERS);
+            fds.extend(socks.iter().map(|s| s.as_raw_fd()));
         }
         Msg::Failed { stage, message } => {
             buf.push(TAG_FAILED);
@@ -99,7 +107,7 @@ pub fn send(fd: RawFd, msg: &Msg) -> io::Result<()> {
 /// Receives one message; `Ok(None)` when the other end has closed.
 pub fn recv(fd: RawFd) -> io::Result<Option<Msg>> {
     let mut buf = [0u8; MAX_MSG];
-    let mut cmsg = nix::cmsg_space!([RawFd; 2]);
+    let mut cmsg = nix::cmsg_space!([RawFd; 8]);
     let (len, received) = {
         let mut iov = [IoSliceMut::new(&mut buf)];
         let r = socket::recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
@@ -122,6 +130,7 @@ pub fn recv(fd: RawFd) -> io::Result<Option<Msg>> {
     let msg = match buf[0] {
         TAG_GO => Msg::Go,
         TAG_PTY => Msg::PtyMaster(received.into_iter().next().ok_or_else(bad)?),
+        TAG_LISTENERS => Msg::Listeners(received),
         TAG_FAILED if len >= 2 => Msg::Failed {
             stage: Stage::from_u8(buf[1]),
             message: String::from_utf8_lossy(&buf[2..len]).into_owned(),

@@ -95,6 +95,14 @@ fn run(ctx: &InitCtx<'_>) -> StepResult<i32> {
     }
     sys::sethostname(&ctx.plan.hostname).map_err(setup_err("set hostname"))?;
     sys::loopback_up().map_err(setup_err("bring loopback up"))?;
+    if ctx.plan.network.is_some() {
+        let listeners = crate::net::bind().map_err(setup_err(
+            "bind the egress proxy's sockets on the sandbox's loopback",
+        ))?;
+        // Sent, then closed here: the supervisor holds the only copies.
+        ctl::send(ctx.ctl, &Msg::Listeners(listeners))
+            .map_err(setup_err("send the proxy's sockets to the supervisor"))?;
+    }
     let premade: Vec<Option<OwnedFd>> = ctx
         .premade
         .iter()

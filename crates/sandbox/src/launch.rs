@@ -28,6 +28,9 @@ const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
+/// Serves the egress proxy's sockets; an error stops the sandbox.
+pub type ServeNetwork<'a> = Box<dyn FnOnce(crate::net::Listeners) -> Result<(), String> + 'a>;
+
 /// What the caller has prepared: the plan, the compiled filter, the cgroup
 /// (if any) and which optional layers are in force.
 pub struct Launch<'a> {
@@ -36,6 +39,10 @@ pub struct Launch<'a> {
     pub cgroup: Option<&'a Cgroup>,
     pub landlock: bool,
     pub memory_rlimit_fallback: bool,
+    /// Called once with the egress proxy's listening sockets when the plan
+    /// has a network (before the command starts): the caller serves them.
+    /// An error stops the sandbox (fail closed).
+    pub on_network: Option<ServeNetwork<'a>>,
 }
 
 /// How a run ended.
@@ -102,7 +109,7 @@ fn sup(what: &'static str) -> impl FnOnce(io::Error) -> LaunchError {
 
 /// Runs the plan to completion. Must be called while the process is
 /// single-threaded (the sandbox is forked from it).
-pub fn run(launch: &Launch<'_>) -> Result<Outcome, LaunchError> {
+pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
     let started = Instant::now();
     let plan = launch.plan;
     let pty_fds = tty::pty_fds();
@@ -172,6 +179,7 @@ pub fn run(launch: &Launch<'_>) -> Result<Outcome, LaunchError> {
         deadline: plan.limits.timeout.map(|t| started + t),
         kill_at: None,
         timed_out: false,
+        on_network: launch.on_network,
     };
     watcher.run(&sfd)?;
     drop(watcher.raw.take());
@@ -213,7 +221,7 @@ fn clone_sandbox(plan: &Plan, flags: libc::c_int) -> Result<libc::pid_t, LaunchE
 }
 
 /// The supervisor's event loop state.
-struct Watch {
+struct Watch<'a> {
     init: Pid,
     ctl: Option<OwnedFd>,
     master: Option<OwnedFd>,
@@ -229,9 +237,10 @@ struct Watch {
     deadline: Option<Instant>,
     kill_at: Option<Instant>,
     timed_out: bool,
+    on_network: Option<ServeNetwork<'a>>,
 }
 
-impl Watch {
+impl Watch<'_> {
     fn run(&mut self, sfd: &SignalFd) -> Result<(), LaunchError> {
         // Finished when the pty (if any) is drained and either init has
         // reported the command's status (it sends it only after killing and
@@ -382,6 +391,17 @@ impl Watch {
             }
             Ok(Some(Msg::Failed { stage, message })) => {
                 self.failure.get_or_insert((stage, message));
+            }
+            Ok(Some(Msg::Listeners(fds))) => {
+                let listeners = crate::net::Listeners::from_fds(fds, self.init.as_raw());
+                let served = match (listeners, self.on_network.take()) {
+                    (Some(listeners), Some(serve)) => serve(listeners),
+                    _ => Err("the egress proxy's sockets did not arrive as expected".into()),
+                };
+                if let Err(message) = served {
+                    let _ = signal::kill(self.init, Signal::SIGKILL);
+                    self.failure.get_or_insert((Stage::Setup, message));
+                }
             }
             Ok(Some(Msg::Exited(status))) => self.status = Some(status),
             Ok(Some(Msg::Go)) => {}

@@ -17,6 +17,7 @@ mod init;
 pub mod landlock;
 pub mod launch;
 mod mounts;
+pub mod net;
 pub mod plan;
 pub mod probe;
 pub mod rlimit;

@@ -125,7 +125,11 @@ pub fn assemble(fs: &FsPlan, premade: Vec<Option<OwnedFd>>) -> Result<()> {
             _ => Prepared::None,
         });
     }
-    let masks = MaskSource::create()?;
+    let contents = fs.mounts.iter().find_map(|op| match op {
+        MountOp::File { contents, .. } => Some(contents.as_slice()),
+        _ => None,
+    });
+    let masks = MaskSource::create(contents)?;
 
     let staging = Path::new(STAGING);
     match root {
@@ -199,6 +203,7 @@ fn apply(op: &MountOp, prep: Prepared, masks: &MaskSource) -> Result<()> {
             std::os::unix::fs::symlink(target, &link).map_err(err("create symlink", dst))
         }
         (MountOp::Mask { path, is_dir }, _) => masks.mask(&staged(path), path, *is_dir),
+        (MountOp::File { dst, .. }, _) => masks.file(&staged(dst), dst),
         (MountOp::Protect { path }, _) => {
             let target = staged(path);
             let fd = clone_tree(&target, RO)?;
@@ -300,7 +305,8 @@ fn build_proc(proc: &Path, masks: &MaskSource) -> Result<()> {
 
 /// A private tmpfs holding one mode-000 directory and one mode-000 file;
 /// masks are read-only binds of these over the masked paths, so reading a
-/// masked path fails with EACCES and it cannot be chmod-ed back.
+/// masked path fails with EACCES and it cannot be chmod-ed back. It also
+/// holds the one generated file a plan may have ([`MountOp::File`]).
 ///
 /// The tmpfs is attached in the *old* root (at [`MASK_SOURCE_AT`]), and
 /// every mask is cloned from that attached path: closing a detached mount
@@ -313,12 +319,13 @@ struct MaskSource;
 const MASK_SOURCE_AT: &str = "/dev";
 const MASK_DIR: &CStr = c"/dev/d";
 const MASK_FILE: &CStr = c"/dev/f";
+const CONTENT_FILE: &CStr = c"/dev/c";
 
 impl MaskSource {
-    fn create() -> Result<Self> {
+    fn create(contents: Option<&[u8]>) -> Result<Self> {
         let here = Path::new("(mask source)");
         let opts: [(&CStr, &CStr); 3] =
-            [(c"mode", c"0000"), (c"size", c"4k"), (c"nr_inodes", c"4")];
+            [(c"mode", c"0000"), (c"size", c"8k"), (c"nr_inodes", c"8")];
         let mnt = sys::detached_tmpfs(&opts, 0).map_err(err("create", here))?;
         let mnt_fd = mnt.as_fd();
         nix::sys::stat::mkdirat(mnt_fd, "d", nix::sys::stat::Mode::empty())
@@ -331,6 +338,19 @@ impl MaskSource {
         )
         .map_err(|e| err("create", here)(e.into()))?;
         drop(file);
+        if let Some(contents) = contents {
+            let file = nix::fcntl::openat(
+                mnt_fd,
+                "c",
+                nix::fcntl::OFlag::O_CREAT
+                    | nix::fcntl::OFlag::O_WRONLY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::from_bits_truncate(0o644),
+            )
+            .map_err(|e| err("create", here)(e.into()))?;
+            let mut file = std::fs::File::from(file);
+            io::Write::write_all(&mut file, contents).map_err(err("write", here))?;
+        }
         let at = Path::new(MASK_SOURCE_AT);
         sys::move_mount(mnt_fd, &c(at)?).map_err(err("attach mask source at", at))?;
         Ok(MaskSource)
@@ -353,5 +373,13 @@ impl MaskSource {
         sys::mount_setattr(fd.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0)
             .map_err(err("mask", shown))?;
         sys::move_mount(fd.as_fd(), &c(target)?).map_err(err("mask", shown))
+    }
+
+    /// Covers the existing file `target` with the generated file, read-only.
+    fn file(&self, target: &Path, shown: &Path) -> Result<()> {
+        let fd = sys::open_tree_clone(None, CONTENT_FILE).map_err(err("replace", shown))?;
+        sys::mount_setattr(fd.as_fd(), RO | libc::MOUNT_ATTR_NOEXEC, 0)
+            .map_err(err("replace", shown))?;
+        sys::move_mount(fd.as_fd(), &c(target)?).map_err(err("replace", shown))
     }
 }

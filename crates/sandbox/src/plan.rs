@@ -23,6 +23,9 @@ pub struct Plan {
     pub seccomp: SeccompPlan,
     pub landlock: LandlockPlan,
     pub limits: LimitsPlan,
+    /// The egress proxy's sockets inside the sandbox; `None`: no network
+    /// at all (loopback only).
+    pub network: Option<NetPlan>,
     /// Continue when a required layer is missing (`--allow-degraded`).
     pub allow_degraded: bool,
 }
@@ -102,7 +105,16 @@ pub enum MountOp {
     /// holding the workspace or the tools in `$PATH`). Made by the
     /// supervisor; read-only, and `deny_read` masks still land on it.
     OwnerBind { path: PathBuf },
+    /// A small read-only file with these contents over the existing file
+    /// `dst` (the sandbox's resolv.conf, pointing at corral's resolver).
+    File { dst: PathBuf, contents: Vec<u8> },
 }
+
+/// The network the sandbox gets: init creates the proxy's listening
+/// sockets on the sandbox's own loopback (see [`crate::net`]) and hands
+/// them to the supervisor, which serves them from the host side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NetPlan;
 
 /// The seccomp deny filter's options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

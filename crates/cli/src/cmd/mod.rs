@@ -23,7 +23,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 
 /// Flags -> overrides. Relative paths on the command line are relative to
 /// the current directory (in a policy file they are relative to the
-/// workspace), so they are made absolute here; globs stay as typed.
+/// workspace), so they are made absolute here; globs stay as typed. Network
+/// entries pass as typed: `corral_policy::effective` checks them and names
+/// the flag and the value in errors.
 fn overrides(args: &PolicyArgs) -> Result<Overrides> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let abs = |p: &Path| -> String {
@@ -69,6 +71,9 @@ fn overrides(args: &PolicyArgs) -> Result<Overrides> {
         open_files: None,
         file_size: None,
         allow_degraded: args.allow_degraded,
+        allow_net: args.allow_net.clone(),
+        deny_net: args.deny_net.clone(),
+        resolve: args.resolve.clone(),
     })
 }
 

@@ -2,6 +2,7 @@
 
 use super::effective;
 use crate::cli::RunArgs;
+use crate::netreport::Reporter;
 use crate::{layers, resolve};
 use anyhow::Result;
 use corral_sandbox::fsplan;
@@ -14,16 +15,43 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let run_id = new_run_id();
     let layers = layers::prepare(plan, &run_id)?;
     if !args.quiet {
-        eprintln!("{}", layers.header(plan, &args.labels));
+        eprintln!(
+            "{}",
+            layers.header(plan, resolved.net.as_ref(), &args.labels)
+        );
     }
-    let outcome = launch::run(&Launch {
+    // Lines about refused connections wait while the command owns the
+    // terminal's screen.
+    let reporter = Reporter::new(args.net_log.as_deref(), corral_sandbox::tty::pty_fds()[2])?;
+    let mut proxy: Option<corral_proxy::Proxy> = None;
+    let on_network = resolved.net.clone().map(|net| {
+        let sink = reporter.sink();
+        let proxy = &mut proxy;
+        Box::new(move |l: corral_sandbox::net::Listeners| {
+            let sockets = corral_proxy::Sockets {
+                http: l.http,
+                socks: l.socks,
+                dns_udp: l.dns_udp,
+                dns_tcp: l.dns_tcp,
+                init_pid: Some(l.init_pid),
+            };
+            *proxy = Some(corral_proxy::start(sockets, net, sink).map_err(|e| e.to_string())?);
+            Ok(())
+        }) as launch::ServeNetwork<'_>
+    });
+    let outcome = launch::run(Launch {
         plan,
         filter: &layers.filter,
         cgroup: layers.cgroup.as_ref(),
         landlock: layers.landlock_abi.is_some(),
         memory_rlimit_fallback: layers.memory_rlimit_fallback,
-    })
-    .map_err(explain_launch_error)?;
+        on_network,
+    });
+    if let Some(proxy) = proxy {
+        proxy.finish(std::time::Duration::from_millis(500));
+    }
+    reporter.finish();
+    let outcome = outcome.map_err(explain_launch_error)?;
     match &outcome.ending {
         Ending::Failed { message, .. } => eprintln!("corral: {message}"),
         Ending::TimedOut => eprintln!(

@@ -8,6 +8,8 @@
 //! stderr and returns; it never passes silently.
 #![allow(dead_code)]
 
+pub mod upstream;
+
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;

@@ -390,7 +390,7 @@ fn sort_ops(ops: &mut [MountOp]) {
             MountOp::Tmpfs { dst, .. } | MountOp::Symlink { dst, .. } => (0, depth(dst)),
             MountOp::Bind { dst, .. } | MountOp::OwnerBind { path: dst } => (0, depth(dst)),
             MountOp::Dev | MountOp::Proc => (0, 2),
-            MountOp::Mask { .. } => (1, 0),
+            MountOp::Mask { .. } | MountOp::File { .. } => (1, 0),
             MountOp::Protect { path } | MountOp::Pin { path } => (2, depth(path)),
         }
     }

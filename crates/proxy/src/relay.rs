@@ -1,0 +1,105 @@
+//! Moving bytes between the sandbox's socket and the upstream's: `splice`
+//! through a pipe, so the payload never enters the proxy's memory (no
+//! per-tunnel buffers: a thousand idle tunnels cost their sockets and
+//! nothing else).
+
+use nix::fcntl::{splice, OFlag, SpliceFFlags};
+use nix::sys::socket::{shutdown, Shutdown};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+/// Largest amount moved by one splice (the default pipe's capacity).
+const CHUNK: usize = 64 * 1024;
+
+/// Copies `src` to `dst` until `src` reaches end of file, then shuts
+/// down `dst`'s write side. Returns the byte count; on an error, both
+/// sockets are shut down entirely so the other direction ends too.
+pub async fn pump(src: &TcpStream, dst: &TcpStream) -> (u64, io::Result<()>) {
+    let mut total = 0u64;
+    let result = pump_inner(src, dst, &mut total).await;
+    match &result {
+        Ok(()) => {
+            let _ = shutdown(dst.as_raw_fd(), Shutdown::Write);
+        }
+        Err(_) => close_both(src, dst),
+    }
+    (total, result)
+}
+
+/// Shuts both sockets down in both directions: whatever waits on them
+/// wakes up and ends.
+pub fn close_both(a: &TcpStream, b: &TcpStream) {
+    let _ = shutdown(a.as_raw_fd(), Shutdown::Both);
+    let _ = shutdown(b.as_raw_fd(), Shutdown::Both);
+}
+
+async fn pump_inner(src: &TcpStream, dst: &TcpStream, total: &mut u64) -> io::Result<()> {
+    let (pipe_r, pipe_w): (OwnedFd, OwnedFd) =
+        nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    let flags = SpliceFFlags::SPLICE_F_NONBLOCK | SpliceFFlags::SPLICE_F_MOVE;
+    loop {
+        // The pipe is empty here, so EAGAIN can only be the socket's.
+        let n = loop {
+            src.readable().await?;
+            match src.try_io(Interest::READABLE, || {
+                splice(src, None, &pipe_w, None, CHUNK, flags).map_err(io::Error::from)
+            }) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        let mut left = n;
+        while left > 0 {
+            dst.writable().await?;
+            match dst.try_io(Interest::WRITABLE, || {
+                splice(&pipe_r, None, dst, None, left, flags).map_err(io::Error::from)
+            }) {
+                Ok(m) => left -= m,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        *total += n as u64;
+    }
+}
+
+/// Writes all of `data` to a non-blocking socket.
+pub async fn write_all(dst: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        dst.writable().await?;
+        match dst.try_write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads what is available (at least one byte, or 0 at end of file),
+/// appending to `buf` up to `max` bytes in total.
+pub async fn read_more(src: &TcpStream, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    let room = max.saturating_sub(buf.len());
+    if room == 0 {
+        return Ok(0);
+    }
+    let start = buf.len();
+    buf.resize(start + room.min(16 * 1024), 0);
+    let r = loop {
+        src.readable().await?;
+        match src.try_read(&mut buf[start..]) {
+            Ok(n) => break Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    let n = *r.as_ref().unwrap_or(&0);
+    buf.truncate(start + n);
+    r
+}
