@@ -643,3 +643,129 @@ fn the_proxy_is_not_reachable_without_a_network_policy() {
         },
     );
 }
+
+#[test]
+fn deny_net_flag_overrides_an_allow() {
+    as_self("deny_net_flag_overrides_an_allow", |env| {
+        let web = upstream::http();
+        let p = web.port;
+        let mut flags = pinned(&["web.test"], p);
+        flags.extend(["--deny-net".to_string(), "web.test".to_string()]);
+        let (out, _) = sh_logged(env, &flags, &format!("curl -sS http://web.test:{p}/"));
+        out.code(0)
+            .stdout_has("deny rule \"web.test\" refuses it")
+            .lacks("hello from upstream");
+        assert_eq!(web.connections(), 0);
+    });
+}
+
+/// A raw DNS query over TCP or UDP, printing rcode and answer count.
+const DNS_CLIENT: &str = r#"
+import socket, struct, sys
+name, qtype, transport = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+q += struct.pack(">HH", qtype, 1)
+if transport == "tcp":
+    s = socket.create_connection(("127.0.0.1", 53), timeout=3)
+    s.sendall(struct.pack(">H", len(q)) + q)
+    n = struct.unpack(">H", s.recv(2))[0]
+    r = b""
+    while len(r) < n:
+        r += s.recv(n - len(r))
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.sendto(q, ("127.0.0.1", 53))
+    r = s.recv(4096)
+ident, flags, qd, an = struct.unpack(">HHHH", r[:8])
+print(f"{transport} {name} type{qtype}: id={ident:#x} rcode={flags & 15} answers={an}")
+"#;
+
+#[test]
+fn dns_over_tcp_and_non_address_types() {
+    as_self("dns_over_tcp_and_non_address_types", |env| {
+        let client = env.write("dns_client.py", DNS_CLIENT);
+        let c = client.display();
+        let flags = pinned(&["web.test"], 8080);
+        let script = format!(
+            "python3 {c} web.test 1 tcp; python3 {c} web.test 16 udp; python3 {c} leak.evil.test 16 udp"
+        );
+        let (out, evs) = sh_logged(env, &flags, &script);
+        out.code(0)
+            .stdout_has("tcp web.test type1: id=0x1234 rcode=0 answers=1")
+            // TXT for an allowed name: an empty answer, never forwarded.
+            .stdout_has("udp web.test type16: id=0x1234 rcode=0 answers=0")
+            .stdout_has("udp leak.evil.test type16: id=0x1234 rcode=3 answers=0");
+        let tcp = evs
+            .iter()
+            .find(|e| e["kind"] == "dns.query" && e["via"] == "dns-tcp")
+            .unwrap_or_else(|| panic!("no dns-tcp event: {evs:?}"));
+        assert_eq!(tcp["host"], "web.test", "{tcp}");
+        let txt = event_for(&evs, "dns.query", "leak.evil.test");
+        assert_eq!(txt["qtype"], "TXT", "{txt}");
+        assert_eq!(txt["decision"], "deny", "{txt}");
+    });
+}
+
+#[test]
+fn server_first_protocols_flow_under_an_any_rule() {
+    as_self("server_first_protocols_flow_under_an_any_rule", |env| {
+        let srv = upstream::ssh_banner();
+        let p = srv.port;
+        // The client only listens: it says nothing until it has the banner.
+        let code = format!(
+            r#"
+import socket
+s = socket.create_connection(("127.0.0.1", 3128), timeout=5)
+s.sendall(b"CONNECT talk.test:{p} HTTP/1.1\r\n\r\n")
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(4096)
+head, _, rest = data.partition(b"\r\n\r\n")
+print("proxy:", head.split(b"\r\n")[0].decode())
+while b"\n" not in rest:
+    rest += s.recv(4096)
+print("server said:", rest)
+s.sendall(b"hello after the banner\n")
+"#
+        );
+        let client = env.write("listener.py", &code);
+        let policy = env.write(
+            "any.toml",
+            &format!(
+                "[network]\nresolve = [\"talk.test:{p}:127.0.0.1\"]\n\
+                 [network.rules.\"talk.test:{p}\"]\nprotocols = [\"any\"]\n"
+            ),
+        );
+        let flags = vec!["--policy".to_string(), policy.display().to_string()];
+        let (out, evs) = sh_logged(env, &flags, &format!("python3 {}", client.display()));
+        out.code(0)
+            .stdout_has("server said: b'SSH-2.0-CorralTestServer\\r\\n'");
+        let ev = event_for(&evs, "net.connect", "talk.test");
+        assert_eq!(ev["decision"], "allow", "{ev}");
+    });
+}
+
+#[test]
+fn socks5_udp_associate_is_refused_and_reported() {
+    as_self("socks5_udp_associate_is_refused_and_reported", |env| {
+        let code = r#"
+import socket
+s = socket.create_connection(("127.0.0.1", 1080), timeout=3)
+s.sendall(b"\x05\x01\x00")
+print("method:", s.recv(2))
+s.sendall(b"\x05\x03\x00\x01\xc0\x00\x02\x01\x00\x35")
+print("reply:", s.recv(10)[:2])
+"#;
+        let client = env.write("udp_assoc.py", code);
+        let flags = pinned(&["web.test"], 8080);
+        let (out, evs) = sh_logged(env, &flags, &format!("python3 {}", client.display()));
+        out.code(0)
+            .stdout_has("method: b'\\x05\\x00'")
+            .stdout_has("reply: b'\\x05\\x07'")
+            .stderr_has("SOCKS5 UDP ASSOCIATE (UDP traffic) is not supported; only CONNECT is");
+        let ev = event_for(&evs, "net.connect", "192.0.2.1");
+        assert_eq!(ev["decision"], "deny", "{ev}");
+    });
+}

@@ -235,11 +235,14 @@ impl NetPolicy {
             .collect()
     }
 
-    /// The first pin for exactly this name (normalized) and this port or `*`.
+    /// The pin for exactly this name (normalized) and this port or `*`.
+    /// Pins are appended profile, file, flags: the last match wins, so a
+    /// `--resolve` flag overrides the policy file's pin.
     pub fn pinned(&self, host: &str, port: u16) -> Option<&Pin> {
         let host = normalize_name(host)?;
         self.pins
             .iter()
+            .rev()
             .find(|pin| pin.host == host && pin.port.is_none_or(|p| p == port))
     }
 

@@ -228,13 +228,14 @@ fn rules_add_options_and_merge_with_allow_entries_for_the_same_endpoint() {
 }
 
 #[test]
-fn pins_match_exact_names_and_ports_first_match_wins() {
+fn pins_match_exact_names_and_ports_last_match_wins() {
     let net = compiled(
         &["git.test:8080"],
         &[],
         &[
-            "Git.Test:8080:127.0.0.1",
             "git.test:*:127.0.0.2",
+            "Git.Test:8080:127.0.0.1",
+            "mirror.local:*:10.0.0.9",
             "mirror.local:*:10.0.0.5,10.0.0.6",
         ],
     );

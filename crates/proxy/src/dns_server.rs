@@ -104,12 +104,14 @@ async fn decide_name(shared: &Shared, q: &Query, ev: &mut NetEvent) -> Reply {
         // MX and the rest are where DNS tunnels live.
         return Reply::NoData;
     }
+    // The name's last pin on any port (DNS has no ports).
     let pinned: Vec<IpAddr> = policy
         .pins
         .iter()
-        .filter(|p| p.host == name)
-        .flat_map(|p| p.addrs.iter().map(|a| canonical(*a)))
-        .collect();
+        .rev()
+        .find(|p| p.host == name)
+        .map(|p| p.addrs.iter().map(|a| canonical(*a)).collect())
+        .unwrap_or_default();
     let addrs = if !pinned.is_empty() {
         pinned
     } else {
@@ -154,6 +156,24 @@ pub async fn serve_udp(shared: Arc<Shared>, socket: UdpSocket) {
         // up the others.
         tokio::spawn(async move {
             let _active = crate::Active::new(&shared);
+            let Ok(_slot) = shared.slots.try_acquire() else {
+                // Over the limit: SERVFAIL, and on record like any query.
+                let mut ev = NetEvent::new("dns.query", Via::DnsUdp, String::new(), 0);
+                ev.decision = Decision::Deny;
+                ev.severity = Severity::Warning;
+                ev.reason = Some(format!(
+                    "too many queries and connections at once (the limit is {})",
+                    crate::MAX_CONNECTIONS
+                ));
+                if let Ok(q) = dns::parse_query(&msg) {
+                    ev.host = q.name.clone();
+                    let reply = Reply::ServFail {
+                        text: ev.reason.clone(),
+                    };
+                    let _ = socket.send_to(&dns::build_reply(&q, &reply), from).await;
+                }
+                return shared.emit(ev);
+            };
             let (reply, ev) = answer(&shared, &msg, Via::DnsUdp).await;
             if let Some(reply) = reply {
                 let _ = socket.send_to(&reply, from).await;

@@ -82,6 +82,8 @@ pub fn start(sockets: Sockets, policy: NetPolicy, sink: Sink) -> Result<Proxy, S
     raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Name lookups (getaddrinfo) run here; bounded like connections.
+        .max_blocking_threads(64)
         .thread_name("corral-proxy")
         .enable_all()
         .build()

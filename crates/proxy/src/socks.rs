@@ -3,7 +3,7 @@
 //! "connection not allowed by ruleset"; the reason goes to the log.
 
 use crate::decide::Host;
-use crate::event::{NetEvent, Via};
+use crate::event::{Decision, NetEvent, Via};
 use crate::relay;
 use crate::tunnel::{self, Attempt, Failure, Front};
 use crate::Shared;
@@ -71,8 +71,9 @@ async fn need(client: &TcpStream, buf: &mut Vec<u8>, n: usize) -> Option<()> {
 /// The request: destination and any bytes the client sent after it.
 enum Request {
     Connect(Option<Host>, String, u16),
-    /// Answer this code and close.
-    Reject(u8),
+    /// Answer this code and close; a refused command is also reported
+    /// (UDP ASSOCIATE is an attempt at UDP egress).
+    Reject(u8, Option<(&'static str, String, u16)>),
 }
 
 async fn handshake(client: &TcpStream) -> Option<Request> {
@@ -93,7 +94,7 @@ async fn handshake(client: &TcpStream) -> Option<Request> {
     buf.clear();
     need(client, &mut buf, 4).await?;
     if buf[0] != 5 {
-        return Some(Request::Reject(REP_FAILURE));
+        return Some(Request::Reject(REP_FAILURE, None));
     }
     let command = buf[1];
     let (host, text) = match buf[3] {
@@ -116,13 +117,18 @@ async fn handshake(client: &TcpStream) -> Option<Request> {
             let ip = IpAddr::V6(Ipv6Addr::from(octets));
             (Some(Host::Ip(crate::decide::canonical(ip))), ip.to_string())
         }
-        _ => return Some(Request::Reject(REP_ADDRESS_TYPE)),
+        _ => return Some(Request::Reject(REP_ADDRESS_TYPE, None)),
     };
     let at = buf.len();
     need(client, &mut buf, 2).await?;
     let port = u16::from_be_bytes([buf[at], buf[at + 1]]);
     if command != 1 {
-        return Some(Request::Reject(REP_COMMAND));
+        let name = match command {
+            2 => "BIND (an inbound connection)",
+            3 => "UDP ASSOCIATE (UDP traffic)",
+            _ => "an unknown command",
+        };
+        return Some(Request::Reject(REP_COMMAND, Some((name, text, port))));
     }
     Some(Request::Connect(host, text, port))
 }
@@ -135,8 +141,17 @@ pub async fn serve(shared: &Shared, client: TcpStream) {
         _ => return,
     };
     match request {
-        Request::Reject(code) => {
+        Request::Reject(code, what) => {
             let _ = relay::write_all(&client, &reply(code, None)).await;
+            if let Some((name, text, port)) = what {
+                let mut attempt = Attempt::new(shared, &client, Via::Socks5, text, port);
+                attempt.fail(
+                    Decision::Deny,
+                    format!("SOCKS5 {name} is not supported; only CONNECT is"),
+                    None,
+                );
+                attempt.report(shared).await;
+            }
         }
         Request::Connect(host, text, port) => {
             let attempt = Attempt::new(shared, &client, Via::Socks5, text, port);
