@@ -769,3 +769,38 @@ print("reply:", s.recv(10)[:2])
         assert_eq!(ev["decision"], "deny", "{ev}");
     });
 }
+
+#[test]
+fn http_host_inside_a_tunnel_must_match() {
+    as_self("http_host_inside_a_tunnel_must_match", |env| {
+        let web = upstream::http();
+        let p = web.port;
+        let flags = pinned(&["web.test"], p);
+        let tunnel = "curl -sS --proxytunnel -x http://127.0.0.1:3128";
+        let script = format!(
+            "{tunnel} http://web.test:{p}/; {tunnel} -H 'Host: intranet.test' http://web.test:{p}/; echo curl-exit $?"
+        );
+        let (out, evs) = sh_logged(env, &flags, &script);
+        out.code(0)
+            .stdout_has("hello from upstream")
+            .stdout_has("curl-exit 52")
+            .stderr_has(
+                "the HTTP request has Host \"intranet.test\", not \"web.test\" as requested",
+            );
+        assert!(
+            evs.iter().any(|e| e["host"] == "web.test"
+                && e["via"] == "http-connect"
+                && e["decision"] == "allow"),
+            "{evs:?}"
+        );
+        // The refused tunnel was connected (the proxy answers 200 only
+        // once the upstream accepts) but carried nothing.
+        let requests: Vec<String> = web
+            .received()
+            .into_iter()
+            .filter(|r| !r.is_empty())
+            .collect();
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        assert!(!requests[0].contains("intranet.test"), "{requests:?}");
+    });
+}
