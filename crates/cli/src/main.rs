@@ -1,6 +1,16 @@
 //! The `corral` binary: parses the command line and hands each subcommand
 //! to its module in `cmd/`.
 
+/// `eprintln!` that never panics: after a run, corral's stderr is shared
+/// with whatever the command left behind (a full pipe, a closed reader),
+/// and a warning lost is better than corral dying before its cleanup.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod cmd;
 mod layers;

@@ -3,6 +3,10 @@
 //! failure as one line on corral's stderr. While the command owns the
 //! terminal (a pty relay is running) those lines wait until it ends, so
 //! they cannot garble a full-screen program.
+//!
+//! A writer thread does the writing, fed through a bounded queue: a slow
+//! disk or a stalled stderr never stalls the proxy. An event the queue
+//! cannot take is counted, and the count is reported at the end.
 
 use anyhow::{Context, Result};
 use corral_proxy::event::{Decision, NetEvent, Sink};
@@ -10,22 +14,31 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
-#[derive(Default)]
-struct State {
-    log: Option<File>,
-    log_error: Option<String>,
-    seen: HashSet<String>,
-    deferred: Vec<String>,
-    repeats: usize,
-}
+/// Events waiting for the writer.
+const QUEUE: usize = 16 * 1024;
+/// Distinct refusal lines remembered (and printed); past that they are
+/// counted only, so a flood of unique names cannot grow corral's memory.
+const MAX_LINES: usize = 1000;
 
 /// Collects the proxy's events for one run.
-#[derive(Clone)]
 pub struct Reporter {
-    state: Arc<Mutex<State>>,
-    defer: bool,
+    tx: SyncSender<NetEvent>,
+    dropped: Arc<AtomicU64>,
+    writer: JoinHandle<Summary>,
+}
+
+/// What the writer has to say at the end.
+#[derive(Default)]
+struct Summary {
+    deferred: Vec<String>,
+    repeats: u64,
+    unshown: u64,
+    log_error: Option<String>,
 }
 
 impl Reporter {
@@ -39,64 +52,107 @@ impl Reporter {
                     .append(true)
                     .open(p)
                     .with_context(|| {
-                        format!("--net-log: cannot open {} for appending", p.display())
+                        format!(
+                            "--net-log: cannot open {} for appending; give a writable path",
+                            p.display()
+                        )
                     })
             })
             .transpose()?;
+        let (tx, rx) = sync_channel(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("corral-netlog".into())
+            .spawn(move || write_events(rx, log, defer))
+            .context("cannot start the network event writer")?;
         Ok(Reporter {
-            state: Arc::new(Mutex::new(State {
-                log,
-                ..State::default()
-            })),
-            defer,
+            tx,
+            dropped: Arc::default(),
+            writer,
         })
     }
 
     /// The sink handed to the proxy.
     pub fn sink(&self) -> Sink {
-        let this = self.clone();
-        Box::new(move |ev| this.record(&ev))
+        let tx = self.tx.clone();
+        let dropped = self.dropped.clone();
+        Box::new(move |ev| match tx.try_send(ev) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        })
     }
 
-    fn record(&self, ev: &NetEvent) {
-        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(file) = st.log.as_mut() {
-            let mut line = serde_json::to_vec(ev).unwrap_or_default();
+    /// Waits for the writer, then prints what waited and what was lost.
+    pub fn finish(self) {
+        drop(self.tx);
+        let summary = self.writer.join().unwrap_or_default();
+        let mut err = std::io::stderr().lock();
+        for line in &summary.deferred {
+            let _ = writeln!(err, "{line}");
+        }
+        if summary.repeats > 0 {
+            let _ = writeln!(
+                err,
+                "corral: ({} repeated network refusal(s) not shown again)",
+                summary.repeats
+            );
+        }
+        if summary.unshown > 0 {
+            let _ = writeln!(
+                err,
+                "corral: ({} more distinct network refusal(s) not shown; see --net-log)",
+                summary.unshown
+            );
+        }
+        if let Some(e) = &summary.log_error {
+            let _ = writeln!(
+                err,
+                "corral: warning: writing the --net-log file failed ({e}); events after that were not recorded there"
+            );
+        }
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            let _ = writeln!(
+                err,
+                "corral: warning: {dropped} network event(s) arrived faster than they could be written and were not recorded"
+            );
+        }
+    }
+}
+
+fn write_events(rx: Receiver<NetEvent>, mut log: Option<File>, defer: bool) -> Summary {
+    let mut summary = Summary::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    for ev in rx {
+        if let Some(file) = log.as_mut() {
+            let mut line = serde_json::to_vec(&ev).unwrap_or_default();
             line.push(b'\n');
             if let Err(e) = file.write_all(&line) {
-                st.log_error.get_or_insert(e.to_string());
-                st.log = None;
+                summary.log_error.get_or_insert(e.to_string());
+                log = None;
             }
         }
         if ev.decision == Decision::Allow {
-            return;
+            continue;
         }
         let line = format!("corral: {}", ev.line());
-        if !st.seen.insert(line.clone()) {
-            st.repeats += 1;
-            return;
+        if seen.contains(&line) {
+            summary.repeats += 1;
+            continue;
         }
-        if self.defer {
-            st.deferred.push(line);
+        if seen.len() >= MAX_LINES {
+            summary.unshown += 1;
+            continue;
+        }
+        seen.insert(line.clone());
+        if defer {
+            summary.deferred.push(line);
         } else {
-            eprintln!("{line}");
+            // Never panics: the command shares this stderr and may have
+            // made it non-blocking or closed its reader.
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
         }
     }
-
-    /// Prints what waited, and any trouble with the log file.
-    pub fn finish(&self) {
-        let st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        for line in &st.deferred {
-            eprintln!("{line}");
-        }
-        if st.repeats > 0 {
-            eprintln!(
-                "corral: ({} repeated network refusal(s) not shown again)",
-                st.repeats
-            );
-        }
-        if let Some(e) = &st.log_error {
-            eprintln!("corral: warning: writing the --net-log file failed ({e}); events after that were not recorded there");
-        }
-    }
+    summary
 }

@@ -804,3 +804,94 @@ fn http_host_inside_a_tunnel_must_match() {
         assert!(!requests[0].contains("intranet.test"), "{requests:?}");
     });
 }
+
+#[test]
+fn this_host_is_never_a_destination() {
+    as_self("this_host_is_never_a_destination", |env| {
+        let web = upstream::http();
+        let p = web.port;
+        // Even a rule for every address does not reach 0.0.0.0 (the
+        // proxy's own machine) nor, through a name, loopback.
+        let flags = vec!["--allow-net".to_string(), "0.0.0.0/0:*".to_string()];
+        let (out, _) = sh_logged(
+            env,
+            &flags,
+            &format!("curl -sS http://0.0.0.0:{p}/; curl -sS -x socks5h://127.0.0.1:1080 http://0.0.0.0:{p}/ 2>&1; true"),
+        );
+        out.code(0)
+            .stdout_has("0.0.0.0 is \"this host\" (0.0.0.0/8), which reaches corral's own machine; it is never allowed")
+            .lacks("hello from upstream");
+        assert_eq!(web.connections(), 0);
+    });
+}
+
+#[test]
+fn names_chosen_in_the_sandbox_cannot_forge_stderr_lines() {
+    as_self(
+        "names_chosen_in_the_sandbox_cannot_forge_stderr_lines",
+        |env| {
+            let code = r#"
+import socket
+name = b"x\r\x1b[2Kcorral: allowed CONNECT api.example:443\nforged"
+s = socket.create_connection(("127.0.0.1", 1080), timeout=3)
+s.sendall(b"\x05\x01\x00")
+s.recv(2)
+s.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + b"\x01\xbb")
+print("reply:", s.recv(10)[:2])
+"#;
+            let client = env.write("forge.py", code);
+            let flags = pinned(&["web.test"], 8080);
+            let (out, _) = sh_logged(env, &flags, &format!("python3 {}", client.display()));
+            out.code(0).stdout_has("reply: b'\\x05\\x02'");
+            assert!(
+                !out.stderr.contains('\u{1b}') && !out.stderr.contains('\r'),
+                "control characters reached corral's stderr: {:?}",
+                out.stderr
+            );
+            assert!(
+                !out.stderr
+                    .lines()
+                    .any(|l| l.starts_with("forged") || l.starts_with("corral: allowed")),
+                "{:?}",
+                out.stderr
+            );
+        },
+    );
+}
+
+#[test]
+fn a_tunnel_open_when_the_sandbox_ends_is_reported_with_its_bytes() {
+    as_self(
+        "a_tunnel_open_when_the_sandbox_ends_is_reported_with_its_bytes",
+        |env| {
+            let hold = upstream::holder();
+            let p = hold.port;
+            let policy = env.write(
+                "hold.toml",
+                &format!(
+                    "[network]\nresolve = [\"hold.test:{p}:127.0.0.1\"]\n\
+                 [network.rules.\"hold.test:{p}\"]\nprotocols = [\"any\"]\n"
+                ),
+            );
+            let code = format!(
+                r#"
+import socket, time
+s = socket.create_connection(("127.0.0.1", 3128), timeout=3)
+s.sendall(b"CONNECT hold.test:{p} HTTP/1.1\r\n\r\n")
+s.recv(4096)
+s.sendall(b"u" * 200000)
+time.sleep(0.5)
+print("leaving with the tunnel open")
+"#
+            );
+            let client = env.write("upload.py", &code);
+            let flags = vec!["--policy".to_string(), policy.display().to_string()];
+            let (out, evs) = sh_logged(env, &flags, &format!("python3 {}", client.display()));
+            out.code(0).stdout_has("leaving with the tunnel open");
+            let ev = event_for(&evs, "net.connect", "hold.test");
+            assert_eq!(ev["decision"], "allow", "{ev}");
+            assert_eq!(ev["bytes_up"], 200000, "{ev}");
+            assert_eq!(ev["protocol"], "other", "{ev}");
+        },
+    );
+}

@@ -172,6 +172,7 @@ fn address_denies_also_catch_embedded_ipv4() {
         "::ffff:10.1.2.3",
         "::10.1.2.3",
         "64:ff9b::10.1.2.3",
+        "64:ff9b:1::10.1.2.3",
         "2002:0a01:0203::1",
     ] {
         assert!(net.denied(ip(dest), 443).is_some(), "{dest}");
@@ -419,6 +420,47 @@ fn special_ranges_are_classified() {
             Some("link-local (cloud metadata lives here)"),
         ),
         ("2002:0808:0808::1", None),
+        ("0.0.0.1", Some("unspecified/this network")),
+        ("0:0:0:0:0:0:0:0", Some("unspecified/this network")),
+        ("192.88.99.1", Some("6to4 relay anycast")),
+        ("192.88.99.255", Some("6to4 relay anycast")),
+        ("192.88.98.255", None),
+        ("192.88.100.0", None),
+        ("192.0.2.255", None),
+        ("198.51.100.255", None),
+        ("203.0.113.255", None),
+        ("::ffff:192.88.99.1", Some("6to4 relay anycast")),
+        ("64:ff9b::192.88.99.1", Some("6to4 relay anycast")),
+        // Local-use NAT64 (RFC 8215): the embedded IPv4 address when it is
+        // special, else special anyway.
+        ("64:ff9b:1::127.0.0.1", Some("loopback")),
+        (
+            "64:ff9b:1::169.254.169.254",
+            Some("link-local (cloud metadata lives here)"),
+        ),
+        (
+            "64:ff9b:1:ffff:ffff:ffff:10.0.0.1",
+            Some("private (RFC 1918)"),
+        ),
+        ("64:ff9b:1::8.8.8.8", Some("local-use NAT64")),
+        // 127.0.0.1 in the RFC 6052 /48 layout, 8.8.8.8 in the last 32 bits.
+        ("64:ff9b:1:7f00:0:100:808:808", Some("local-use NAT64")),
+        ("64:ff9b:2::8.8.8.8", None),
+        ("64:ff9b:0:1::8.8.8.8", None),
+        // Discard-only (RFC 6666).
+        ("100::", Some("discard-only")),
+        ("100::ffff:ffff:ffff:ffff", Some("discard-only")),
+        ("100:0:0:1::", None),
+        // IETF protocol assignments, Teredo among them.
+        ("2001::1", Some("Teredo")),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Some("Teredo")),
+        ("2001:0:ffff:ffff:ffff:ffff:ffff:ffff", Some("Teredo")),
+        ("2001:1::1", Some("IETF protocol assignments")),
+        ("2001:2::1", Some("IETF protocol assignments")),
+        ("2001:1ff:ffff::1", Some("IETF protocol assignments")),
+        ("2001:200::1", None),
+        ("2001:4860:4860::8888", None),
+        ("2000::1", None),
     ];
     for (addr, expected) in cases {
         assert_eq!(why(addr), expected, "{addr}");

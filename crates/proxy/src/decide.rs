@@ -133,8 +133,32 @@ fn deny_reason(rule: &net::DenyRule) -> String {
     }
 }
 
-/// Decides `host:port`.
-pub async fn decide(policy: &NetPolicy, host: &Host, port: u16) -> Result<Allowed, Refusal> {
+/// Why an address is never a destination, whatever the rules: "this
+/// host" (0.0.0.0/8, `::`) reaches the proxy's own machine.
+fn never(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) if v4.octets()[0] == 0 => Some("\"this host\" (0.0.0.0/8)"),
+        IpAddr::V6(v6) if v6.is_unspecified() => Some("\"this host\" (::)"),
+        _ => None,
+    }
+}
+
+/// Decides `host:port`. `local` holds the addresses of the machine the
+/// proxy runs on: reached like loopback, so treated like it.
+pub async fn decide(
+    policy: &NetPolicy,
+    local: &[IpAddr],
+    host: &Host,
+    port: u16,
+) -> Result<Allowed, Refusal> {
+    if let Host::Ip(ip) = host {
+        if let Some(what) = never(*ip) {
+            return Err(Refusal::deny(
+                format!("{ip} is {what}, which reaches corral's own machine; it is never allowed"),
+                None,
+            ));
+        }
+    }
     if let Some(rule) = policy.denied(host.as_dest(), port) {
         return Err(Refusal::deny(deny_reason(rule), Some(rule.text.clone())));
     }
@@ -163,6 +187,10 @@ pub async fn decide(policy: &NetPolicy, host: &Host, port: u16) -> Result<Allowe
     let mut addrs = Vec::new();
     let mut dropped: Option<(IpAddr, &'static str)> = None;
     for ip in &resolved {
+        if never(*ip).is_some() {
+            dropped.get_or_insert((*ip, "\"this host\""));
+            continue;
+        }
         if let Some(rule) = policy.denied(Dest::Ip(*ip), port) {
             let mut r = Refusal::deny(
                 format!("{host} resolves to {ip}, and {}", deny_reason(rule)),
@@ -172,7 +200,12 @@ pub async fn decide(policy: &NetPolicy, host: &Host, port: u16) -> Result<Allowe
             return Err(r);
         }
         if !trusted {
-            if let Some(range) = net::special_range(*ip) {
+            let range = net::special_range(*ip).or_else(|| {
+                local
+                    .contains(ip)
+                    .then_some("an address of corral's own machine")
+            });
+            if let Some(range) = range {
                 if policy.allowed(Dest::Ip(*ip), port).is_empty() {
                     dropped.get_or_insert((*ip, range));
                     continue;
@@ -208,7 +241,18 @@ pub async fn resolve(name: &str, port: u16) -> Result<Vec<IpAddr>, Refusal> {
         resolved: Vec::new(),
         denied: false,
     };
-    match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name, port))).await {
+    // A name without a dot would be completed with the host's search
+    // domains (its internal names). (A trailing dot would prevent that,
+    // but glibc then skips /etc/hosts.)
+    if !name.contains('.') {
+        return Err(failed(
+            "a single-label name would be completed by this machine's search domains; \
+             pin it with --resolve or use a full name"
+                .into(),
+        ));
+    }
+    let found = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name, port))).await;
+    match found {
         Err(_) => Err(failed(format!(
             "no answer within {} s",
             RESOLVE_TIMEOUT.as_secs()

@@ -140,7 +140,13 @@ impl NetEvent {
 
     /// The one-line message for a denial or an error, as printed on
     /// corral's stderr and sent to the client where the protocol has room.
+    /// What the sandbox chose (a SOCKS host name, say) has its control
+    /// characters escaped, so it cannot rewrite or forge a terminal line.
     pub fn line(&self) -> String {
+        printable(&self.raw_line())
+    }
+
+    fn raw_line(&self) -> String {
         let what = match self.decision {
             Decision::Allow => "allowed",
             Decision::Deny => "denied",
@@ -158,5 +164,41 @@ impl NetEvent {
     }
 }
 
+/// `s` with control characters (escape sequences, CR, LF) escaped.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Where events go. Called from the proxy's threads; must not block long.
 pub type Sink = Box<dyn Fn(NetEvent) + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_escape_what_the_sandbox_chose() {
+        let mut ev = NetEvent::new(
+            "net.connect",
+            Via::Socks5,
+            "x\r\u{1b}[2Kcorral: allowed\nforged".into(),
+            443,
+        );
+        ev.decision = Decision::Deny;
+        ev.reason = Some("no rule allows it".into());
+        let line = ev.line();
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(
+            line.contains(r"x\r\u{1b}[2Kcorral: allowed\nforged"),
+            "{line}"
+        );
+    }
+}

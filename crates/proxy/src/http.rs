@@ -9,6 +9,7 @@ use crate::tunnel::{self, Attempt, Failure, Front};
 use crate::Shared;
 use corral_policy::net::Protocol;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -77,7 +78,6 @@ impl Front for ConnectFront {
         let status = match failure {
             Failure::Denied => "403 Forbidden",
             Failure::Unresolved | Failure::Unreachable => "502 Bad Gateway",
-            Failure::Busy => "503 Service Unavailable",
         };
         response(status, &refusal_body(ev))
     }
@@ -111,34 +111,79 @@ pub fn split_authority(authority: &str, default: Option<u16>) -> Option<(String,
     (!host.is_empty()).then(|| (host.to_owned(), port))
 }
 
+/// Refuses a request that never named a destination we could decide on
+/// (malformed, too large, not a proxy request): the client gets `status`
+/// with the reason, and it is on record like any attempt.
+async fn reject(
+    shared: &Shared,
+    client: &TcpStream,
+    via: Via,
+    target: &str,
+    status: &str,
+    reason: String,
+) {
+    let mut attempt = Attempt::new(shared, client, via, target.to_owned(), 0);
+    attempt.fail(Decision::Deny, reason, None);
+    let _ = relay::write_all(client, &response(status, &refusal_body(&attempt.ev))).await;
+    attempt.report().await
+}
+
 /// Serves one client connection on the HTTP port.
 pub async fn serve(shared: &Shared, client: TcpStream) {
     let _ = client.set_nodelay(true);
-    let mut buf = Vec::with_capacity(4096);
+    let mut buf = Vec::with_capacity(1024);
+    // One deadline for the whole head, however slowly it trickles in.
+    let deadline = tokio::time::Instant::now() + HEAD_TIMEOUT;
     let head = loop {
-        match tokio::time::timeout(HEAD_TIMEOUT, relay::read_more(&client, &mut buf, MAX_HEAD))
-            .await
-        {
+        let read =
+            tokio::time::timeout_at(deadline, relay::read_more(&client, &mut buf, MAX_HEAD)).await;
+        match read {
             Ok(Ok(n)) if n > 0 => {}
-            // Went away, or too slow: nothing was asked, nothing to report.
-            _ => return,
+            // Went away before asking anything: nothing to report.
+            Ok(_) if buf.is_empty() => return,
+            Ok(_) => {
+                let why = "the client closed the connection in the middle of its request".into();
+                return reject(
+                    shared,
+                    &client,
+                    Via::HttpForward,
+                    "",
+                    "400 Bad Request",
+                    why,
+                )
+                .await;
+            }
+            Err(_) => {
+                let why = format!("no complete request within {} s", HEAD_TIMEOUT.as_secs());
+                return reject(
+                    shared,
+                    &client,
+                    Via::HttpForward,
+                    "",
+                    "408 Request Timeout",
+                    why,
+                )
+                .await;
+            }
         }
         match parse(&buf) {
             Ok(Some(head)) => break head,
             Ok(None) if buf.len() < MAX_HEAD => continue,
             Ok(None) => {
-                let body = format!("corral: the request head is larger than {MAX_HEAD} bytes\n");
-                let _ = relay::write_all(
-                    &client,
-                    &response("431 Request Header Fields Too Large", &body),
-                )
-                .await;
-                return;
+                let why = format!("the request head is larger than {MAX_HEAD} bytes");
+                let status = "431 Request Header Fields Too Large";
+                return reject(shared, &client, Via::HttpForward, "", status, why).await;
             }
             Err(why) => {
-                let body = format!("corral: {why}\n");
-                let _ = relay::write_all(&client, &response("400 Bad Request", &body)).await;
-                return;
+                return reject(
+                    shared,
+                    &client,
+                    Via::HttpForward,
+                    "",
+                    "400 Bad Request",
+                    why,
+                )
+                .await;
             }
         }
     };
@@ -152,9 +197,17 @@ pub async fn serve(shared: &Shared, client: TcpStream) {
 
 async fn connect(shared: &Shared, client: TcpStream, head: &Head, early: Vec<u8>) {
     let Some((host, port)) = split_authority(&head.target, None) else {
-        let body = format!("corral: CONNECT needs host:port, got {:?}\n", head.target);
-        let _ = relay::write_all(&client, &response("400 Bad Request", &body)).await;
-        return;
+        let why = format!("CONNECT needs host:port, got {:?}", head.target);
+        let target = head.target.as_str();
+        return reject(
+            shared,
+            &client,
+            Via::HttpConnect,
+            target,
+            "400 Bad Request",
+            why,
+        )
+        .await;
     };
     let attempt = Attempt::new(shared, &client, Via::HttpConnect, host.clone(), port);
     tunnel::run(
@@ -171,23 +224,29 @@ async fn connect(shared: &Shared, client: TcpStream, head: &Head, early: Vec<u8>
 /// Forwards a plain-HTTP request: the head is rewritten to origin form
 /// with `Connection: close`, then both directions are relayed.
 async fn forward(shared: &Shared, client: TcpStream, head: Head, early: Vec<u8>) {
-    let Some(rest) = head
-        .target
+    let target = head.target.as_str();
+    let Some(rest) = target
         .strip_prefix("http://")
-        .or_else(|| head.target.strip_prefix("HTTP://"))
+        .or_else(|| target.strip_prefix("HTTP://"))
     else {
-        let body = if head.target.starts_with("https://") {
-            "corral: this is corral's egress proxy; HTTPS goes through CONNECT (set HTTPS_PROXY)\n"
+        let why = if target.starts_with("https://") {
+            "this is corral's egress proxy; HTTPS goes through CONNECT (set HTTPS_PROXY)"
                 .to_string()
         } else {
             format!(
-                "corral: this is corral's egress proxy; it forwards absolute http:// URLs and \
-                 CONNECT only, not {:?}\n",
-                head.target
+                "this is corral's egress proxy; it forwards absolute http:// URLs and CONNECT \
+                 only, not {target:?}"
             )
         };
-        let _ = relay::write_all(&client, &response("400 Bad Request", &body)).await;
-        return;
+        return reject(
+            shared,
+            &client,
+            Via::HttpForward,
+            target,
+            "400 Bad Request",
+            why,
+        )
+        .await;
     };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -195,33 +254,21 @@ async fn forward(shared: &Shared, client: TcpStream, head: Head, early: Vec<u8>)
     };
     let authority = authority.rsplit('@').next().unwrap_or(authority);
     let Some((host, port)) = split_authority(authority, Some(80)) else {
-        let body = format!("corral: cannot read the host in {:?}\n", head.target);
-        let _ = relay::write_all(&client, &response("400 Bad Request", &body)).await;
-        return;
+        let why = format!("cannot read the host in {target:?}");
+        return reject(
+            shared,
+            &client,
+            Via::HttpForward,
+            target,
+            "400 Bad Request",
+            why,
+        )
+        .await;
     };
     let mut attempt = Attempt::new(shared, &client, Via::HttpForward, host.clone(), port);
     attempt.ev.protocol = Some("http");
     attempt.ev.detail = Some(format!("{} {}", head.method, path));
-    let _slot = match shared.slots.try_acquire() {
-        Ok(s) => s,
-        Err(_) => {
-            attempt.fail(
-                Decision::Deny,
-                format!(
-                    "too many connections at once (the limit is {})",
-                    crate::MAX_CONNECTIONS
-                ),
-                None,
-            );
-            let _ = relay::write_all(
-                &client,
-                &response("503 Service Unavailable", &refusal_body(&attempt.ev)),
-            )
-            .await;
-            return attempt.report(shared).await;
-        }
-    };
-    let refuse = |attempt: &mut Attempt, status: &str, reason: String, rule: Option<String>| {
+    let refuse = |attempt: &mut Attempt<'_>, status: &str, reason: String, rule: Option<String>| {
         let decision = if status.starts_with('4') {
             Decision::Deny
         } else {
@@ -230,7 +277,7 @@ async fn forward(shared: &Shared, client: TcpStream, head: Head, early: Vec<u8>)
         attempt.fail(decision, reason, rule);
         response(status, &refusal_body(&attempt.ev))
     };
-    let Some(target) = Host::parse(&host) else {
+    let Some(dest) = Host::parse(&host) else {
         let r = refuse(
             &mut attempt,
             "403 Forbidden",
@@ -238,28 +285,32 @@ async fn forward(shared: &Shared, client: TcpStream, head: Head, early: Vec<u8>)
             None,
         );
         let _ = relay::write_all(&client, &r).await;
-        return attempt.report(shared).await;
+        return attempt.report().await;
     };
-    // The Host header must name the same host (else it is fronting).
-    let host_header = head
+    // The Host header (one at most) must name the same host: a server
+    // behind a shared front would otherwise route by what it says.
+    let hosts: Vec<String> = head
         .headers
         .iter()
-        .find(|(n, _)| n == "host")
-        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
-    if let Some(h) = &host_header {
-        let named = split_authority(h, Some(port)).and_then(|(h, _)| Host::parse(&h));
-        if named.as_ref() != Some(&target) {
-            let r = refuse(
-                &mut attempt,
-                "403 Forbidden",
-                format!("the Host header {h:?} does not match the URL's host {host:?}"),
-                None,
-            );
-            let _ = relay::write_all(&client, &r).await;
-            return attempt.report(shared).await;
+        .filter(|(n, _)| n == "host")
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    let host_header = hosts.first().cloned();
+    let mismatch = match hosts.as_slice() {
+        [] => None,
+        [h] => {
+            let named = split_authority(h, Some(port)).and_then(|(h, _)| Host::parse(&h));
+            (named.as_ref() != Some(&dest))
+                .then(|| format!("the Host header {h:?} does not match the URL's host {host:?}"))
         }
+        _ => Some(format!("the request has {} Host headers", hosts.len())),
+    };
+    if let Some(reason) = mismatch {
+        let r = refuse(&mut attempt, "403 Forbidden", reason, None);
+        let _ = relay::write_all(&client, &r).await;
+        return attempt.report().await;
     }
-    let allowed = match decide::decide(&shared.policy, &target, port).await {
+    let allowed = match decide::decide(&shared.policy, &shared.local, &dest, port).await {
         Ok(a) => a,
         Err(refusal) => {
             let status = if refusal.denied {
@@ -270,7 +321,7 @@ async fn forward(shared: &Shared, client: TcpStream, head: Head, early: Vec<u8>)
             tunnel::record_refusal(&mut attempt, refusal);
             let r = response(status, &refusal_body(&attempt.ev));
             let _ = relay::write_all(&client, &r).await;
-            return attempt.report(shared).await;
+            return attempt.report().await;
         }
     };
     attempt.ev.addrs = allowed.resolved.clone();
@@ -281,7 +332,7 @@ async fn forward(shared: &Shared, client: TcpStream, head: Head, early: Vec<u8>)
         );
         let r = refuse(&mut attempt, "403 Forbidden", reason, None);
         let _ = relay::write_all(&client, &r).await;
-        return attempt.report(shared).await;
+        return attempt.report().await;
     };
     attempt.ev.rule = Some(rule.clone());
     let upstream = match tunnel::connect(&allowed.addrs).await {
@@ -294,7 +345,7 @@ async fn forward(shared: &Shared, client: TcpStream, head: Head, early: Vec<u8>)
                 Some(rule),
             );
             let _ = relay::write_all(&client, &r).await;
-            return attempt.report(shared).await;
+            return attempt.report().await;
         }
     };
     attempt.ev.upstream = upstream.peer_addr().ok();
@@ -313,30 +364,19 @@ async fn forward(shared: &Shared, client: TcpStream, head: Head, early: Vec<u8>)
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
     out.extend_from_slice(&early);
-    let sent = out.len() as u64;
     if relay::write_all(&upstream, &out).await.is_err() {
         attempt.fail(
             Decision::Error,
             "the upstream closed the connection".into(),
             Some(rule),
         );
-        return attempt.report(shared).await;
+        return attempt.report().await;
     }
-    let mut shutdown = shared.shutdown.clone();
-    let both = async {
-        tokio::join!(
-            relay::pump(&client, &upstream),
-            relay::pump(&upstream, &client)
-        )
-    };
-    tokio::select! {
-        ((up, _), (down, _)) = both => {
-            attempt.ev.bytes_up = sent + up;
-            attempt.ev.bytes_down = down;
-        }
-        _ = shutdown.wait_for(|s| *s) => {
-            attempt.ev.reason = Some("the sandbox ended while the request was open".into());
-        }
-    }
-    attempt.report(shared).await
+    let progress = &attempt.progress;
+    progress.up.fetch_add(out.len() as u64, Ordering::Relaxed);
+    tokio::join!(
+        relay::pump(&client, &upstream, &progress.up),
+        relay::pump(&upstream, &client, &progress.down)
+    );
+    attempt.report().await
 }

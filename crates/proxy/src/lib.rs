@@ -27,9 +27,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 
-/// Concurrent connections the proxy serves for one sandbox; more are
-/// refused (and reported), so a sandbox cannot exhaust the supervisor.
-pub const MAX_CONNECTIONS: usize = 4096;
+/// Concurrent connections (and DNS queries) the proxy serves for one
+/// sandbox, counted from the moment they are accepted; more are refused
+/// (and reported), so a sandbox cannot exhaust the supervisor.
+pub const MAX_CONNECTIONS: usize = 2048;
+
+/// Kernel buffer size asked for on every proxied socket (the kernel
+/// doubles it). Bounds the host memory a sandbox can pin in socket
+/// buffers: at most about MAX_CONNECTIONS x 2 sockets x 2 x 2 x this.
+pub const SOCKET_BUFFER: usize = 256 * 1024;
 
 /// The listening sockets, already bound inside the sandbox's namespace.
 #[derive(Debug)]
@@ -47,9 +53,13 @@ pub(crate) struct Shared {
     pub policy: NetPolicy,
     pub sink: Sink,
     pub shutdown: watch::Receiver<bool>,
-    pub slots: Semaphore,
+    pub slots: Arc<Semaphore>,
     pub active: AtomicUsize,
     pub init_pid: Option<i32>,
+    /// One client-pid lookup at a time; others are skipped (telemetry).
+    pub lookups: Arc<Semaphore>,
+    /// The addresses of this machine's interfaces.
+    pub local: Vec<std::net::IpAddr>,
 }
 
 impl Shared {
@@ -93,15 +103,19 @@ pub fn start(sockets: Sockets, policy: NetPolicy, sink: Sink) -> Result<Proxy, S
         policy,
         sink,
         shutdown,
-        slots: Semaphore::new(MAX_CONNECTIONS),
+        slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         active: AtomicUsize::new(0),
         init_pid: sockets.init_pid,
+        lookups: Arc::new(Semaphore::new(1)),
+        local: local_addresses(),
     });
     let sock = |what| move |source| StartError::Socket { what, source };
     {
         let _guard = runtime.enter();
         let tcp = |l: TcpListener, what| -> Result<tokio::net::TcpListener, StartError> {
             l.set_nonblocking(true).map_err(sock(what))?;
+            // Accepted sockets inherit the listener's buffer sizes.
+            relay::limit_buffers(&l);
             tokio::net::TcpListener::from_std(l).map_err(sock(what))
         };
         let http = tcp(sockets.http, "HTTP")?;
@@ -123,7 +137,9 @@ pub fn start(sockets: Sockets, policy: NetPolicy, sink: Sink) -> Result<Proxy, S
 
 impl Proxy {
     /// Stops accepting, tells every open connection to end and report
-    /// itself, and waits up to `grace` for them.
+    /// itself, waits up to `grace` for them, then drops whatever is left
+    /// (which reports itself as it goes). Every event has been handed to
+    /// the sink when this returns, and the sink itself is dropped.
     pub fn finish(self, grace: Duration) {
         let _ = self.stop.send(true);
         let deadline = Instant::now() + grace;
@@ -133,7 +149,7 @@ impl Proxy {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         });
-        self.runtime.shutdown_background();
+        self.runtime.shutdown_timeout(Duration::from_millis(100));
     }
 }
 
@@ -158,20 +174,79 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener, kin
             },
             _ = shutdown.changed() => return,
         };
+        // A slot from the start: a connection that never finishes its
+        // request holds one too.
+        let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
+            refuse_busy(&shared, stream, kind);
+            continue;
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let _active = Active::new(&shared);
-            match kind {
-                Kind::Http => http::serve(&shared, stream).await,
-                Kind::Socks => socks::serve(&shared, stream).await,
-                Kind::DnsTcp => dns_server::serve_tcp(&shared, stream).await,
+            let _slot = slot;
+            let mut stop = shared.shutdown.clone();
+            let serve = async {
+                match kind {
+                    Kind::Http => http::serve(&shared, stream).await,
+                    Kind::Socks => socks::serve(&shared, stream).await,
+                    Kind::DnsTcp => dns_server::serve_tcp(&shared, stream).await,
+                }
+            };
+            // On shutdown the attempt is dropped, which reports it.
+            tokio::select! {
+                () = serve => {}
+                _ = stop.wait_for(|s| *s) => {}
             }
         });
     }
 }
 
+/// At the connection limit: the client is told (HTTP 503) where its
+/// protocol allows it without waiting for it, and it is on record.
+fn refuse_busy(shared: &Shared, stream: tokio::net::TcpStream, kind: Kind) {
+    let via = match kind {
+        Kind::Http => event::Via::HttpConnect,
+        Kind::Socks => event::Via::Socks5,
+        Kind::DnsTcp => event::Via::DnsTcp,
+    };
+    let mut ev = event::NetEvent::new("net.connect", via, String::new(), 0);
+    ev.decision = event::Decision::Deny;
+    ev.severity = event::Severity::Warning;
+    ev.reason = Some(format!(
+        "too many connections at once (the limit is {MAX_CONNECTIONS})"
+    ));
+    if matches!(kind, Kind::Http) {
+        let body = format!("corral: {}\n", ev.line());
+        let reply = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.try_write(reply.as_bytes());
+    }
+    shared.emit(ev);
+}
+
+/// The addresses of this machine's interfaces (the proxy connects from
+/// the host's namespace, where they reach local services).
+fn local_addresses() -> Vec<std::net::IpAddr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    addrs
+        .filter_map(|a| {
+            let addr = a.address?;
+            if let Some(v4) = addr.as_sockaddr_in() {
+                return Some(std::net::IpAddr::V4(v4.ip()));
+            }
+            addr.as_sockaddr_in6()
+                .map(|v6| std::net::IpAddr::V6(v6.ip()))
+        })
+        .collect()
+}
+
 /// Starts looking up the process behind a client socket (telemetry; the
-/// attempt goes on meanwhile).
+/// attempt goes on meanwhile). At most one runs at a time: when one is
+/// already running this attempt goes without.
 pub(crate) fn lookup_pid(
     shared: &Shared,
     transport: peer::Transport,
@@ -179,7 +254,9 @@ pub(crate) fn lookup_pid(
     server: std::io::Result<std::net::SocketAddr>,
 ) -> Option<tokio::task::JoinHandle<Option<u32>>> {
     let (init, client, server) = (shared.init_pid?, client.ok()?, server.ok()?);
+    let permit = shared.lookups.clone().try_acquire_owned().ok()?;
     Some(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         peer::client_pid(init, transport, client, server)
     }))
 }

@@ -7,6 +7,7 @@ use nix::fcntl::{splice, OFlag, SpliceFFlags};
 use nix::sys::socket::{shutdown, Shutdown};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
@@ -14,18 +15,16 @@ use tokio::net::TcpStream;
 const CHUNK: usize = 64 * 1024;
 
 /// Copies `src` to `dst` until `src` reaches end of file, then shuts
-/// down `dst`'s write side. Returns the byte count; on an error, both
-/// sockets are shut down entirely so the other direction ends too.
-pub async fn pump(src: &TcpStream, dst: &TcpStream) -> (u64, io::Result<()>) {
-    let mut total = 0u64;
-    let result = pump_inner(src, dst, &mut total).await;
-    match &result {
+/// down `dst`'s write side, adding to `count` as bytes pass (so a report
+/// made while it runs is right). On an error (a reset, say), both sockets
+/// are shut down entirely so the other direction ends too.
+pub async fn pump(src: &TcpStream, dst: &TcpStream, count: &AtomicU64) {
+    match pump_inner(src, dst, count).await {
         Ok(()) => {
             let _ = shutdown(dst.as_raw_fd(), Shutdown::Write);
         }
         Err(_) => close_both(src, dst),
     }
-    (total, result)
 }
 
 /// Shuts both sockets down in both directions: whatever waits on them
@@ -35,7 +34,7 @@ pub fn close_both(a: &TcpStream, b: &TcpStream) {
     let _ = shutdown(b.as_raw_fd(), Shutdown::Both);
 }
 
-async fn pump_inner(src: &TcpStream, dst: &TcpStream, total: &mut u64) -> io::Result<()> {
+async fn pump_inner(src: &TcpStream, dst: &TcpStream, count: &AtomicU64) -> io::Result<()> {
     let (pipe_r, pipe_w): (OwnedFd, OwnedFd) =
         nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).map_err(io::Error::from)?;
     let flags = SpliceFFlags::SPLICE_F_NONBLOCK | SpliceFFlags::SPLICE_F_MOVE;
@@ -60,13 +59,22 @@ async fn pump_inner(src: &TcpStream, dst: &TcpStream, total: &mut u64) -> io::Re
             match dst.try_io(Interest::WRITABLE, || {
                 splice(&pipe_r, None, dst, None, left, flags).map_err(io::Error::from)
             }) {
-                Ok(m) => left -= m,
+                Ok(m) => {
+                    left -= m;
+                    count.fetch_add(m as u64, Ordering::Relaxed);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
             }
         }
-        *total += n as u64;
     }
+}
+
+/// Caps a socket's kernel buffers at [`crate::SOCKET_BUFFER`].
+pub fn limit_buffers(fd: &impl std::os::fd::AsFd) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let _ = setsockopt(fd, sockopt::SndBuf, &crate::SOCKET_BUFFER);
+    let _ = setsockopt(fd, sockopt::RcvBuf, &crate::SOCKET_BUFFER);
 }
 
 /// Writes all of `data` to a non-blocking socket.
@@ -90,7 +98,7 @@ pub async fn read_more(src: &TcpStream, buf: &mut Vec<u8>, max: usize) -> io::Re
         return Ok(0);
     }
     let start = buf.len();
-    buf.resize(start + room.min(16 * 1024), 0);
+    buf.resize(start + room.min(4096), 0);
     let r = loop {
         src.readable().await?;
         match src.try_read(&mut buf[start..]) {

@@ -63,15 +63,19 @@ pub fn sniff(first: &[u8]) -> Seen {
     if first.starts_with(b"SSH-") {
         return sniff_ssh(first);
     }
-    if b"SSH-".starts_with(first) {
+    if b"SSH-".starts_with(first) || UTF8_BOM.starts_with(first) {
         return Seen::NeedMore;
     }
-    match first.iter().position(|b| !b.is_ascii_whitespace()) {
+    let body = first.strip_prefix(UTF8_BOM).unwrap_or(first);
+    match body.iter().position(|b| !b.is_ascii_whitespace()) {
         None => Seen::NeedMore,
-        Some(i) if matches!(first[i], b'{' | b'[') => sniff_json(&first[i..]),
+        Some(i) if matches!(body[i], b'{' | b'[') => sniff_json(&body[i..]),
         Some(_) => sniff_http(first),
     }
 }
+
+/// Some JSON writers start with a byte order mark; lenient readers skip it.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 // ---------------------------------------------------------------- TLS
 
@@ -386,22 +390,44 @@ const ETH_METHODS: [&str; 4] = [
     "eth_submithashrate",
 ];
 
-/// `buf` starts at '{' or '['. Stratum is newline-delimited: judge the
-/// first line, or the whole buffer once it is a complete JSON value.
+/// `buf` starts at '{' or '['. Stratum is newline-delimited, but a miner
+/// may put an innocuous call first, or several calls on one line: judge
+/// every complete JSON value in the buffer (up to [`MAX_SNIFF`] bytes),
+/// whether separated by newlines, other whitespace or nothing. A value
+/// that does not parse has the rest of its line skipped, as a line-based
+/// server would. `NeedMore` while the last value is incomplete and no
+/// earlier one was a mining call.
 fn sniff_json(buf: &[u8]) -> Seen {
-    let newline = buf.iter().position(|&b| b == b'\n');
-    let line = newline.map_or(buf, |i| &buf[..i]);
-    match serde_json::from_slice::<Value>(line) {
-        Ok(Value::Object(obj)) => stratum(&obj).unwrap_or(Seen::Other),
-        // A JSON-RPC batch: mining if any call in it is.
-        Ok(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_object)
-            .find_map(stratum)
-            .unwrap_or(Seen::Other),
-        Ok(_) => Seen::Other,
-        Err(e) if e.is_eof() && newline.is_none() => Seen::NeedMore,
-        Err(_) => Seen::Other,
+    let mut rest = &buf[..buf.len().min(MAX_SNIFF)];
+    loop {
+        let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
+        let failed_at = loop {
+            match values.next() {
+                None => return Seen::Other,
+                Some(Ok(value)) => {
+                    if let Some(seen) = mining_call(&value) {
+                        return seen;
+                    }
+                }
+                Some(Err(e)) if e.is_eof() => return Seen::NeedMore,
+                // The offset is where the value that failed began.
+                Some(Err(_)) => break values.byte_offset(),
+            }
+        };
+        let after = rest.get(failed_at..).unwrap_or_default();
+        match after.iter().position(|&b| b == b'\n') {
+            Some(lf) => rest = &after[lf + 1..],
+            None => return Seen::Other,
+        }
+    }
+}
+
+/// A JSON-RPC call, or a batch of them (mining if any call in it is).
+fn mining_call(value: &Value) -> Option<Seen> {
+    match value {
+        Value::Object(obj) => stratum(obj),
+        Value::Array(items) => items.iter().filter_map(Value::as_object).find_map(stratum),
+        _ => None,
     }
 }
 
@@ -990,11 +1016,115 @@ mod tests {
         for line in others {
             assert_eq!(sniff(format!("{line}\n").as_bytes()), Seen::Other, "{line}");
         }
-        // A first line that is not complete JSON.
-        assert_eq!(sniff(b"{\"method\":\"mining.subscribe\"\n}"), Seen::Other);
+        // A line that is not JSON, and nothing after it.
+        assert_eq!(sniff(b"{\"method\":\"mining.subscribe\"\n]"), Seen::Other);
         // Deep nesting is rejected by serde_json's recursion limit, not the stack.
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(sniff(deep.as_bytes()), Seen::Other);
+    }
+
+    #[test]
+    fn stratum_behind_innocuous_json() {
+        let sub = r#"{"id":1,"method":"mining.subscribe","params":["cpuminer/2.5"]}"#;
+        let want = stratum("mining.subscribe", Some("cpuminer/2.5"));
+        let chunks = [
+            // An innocuous first line.
+            format!("{{}}\n{sub}\n"),
+            format!("{{\"id\":0,\"method\":\"ping\"}}\r\n{sub}"),
+            format!("[]\n[1,2]\n\"x\"\n42\nnull\n{sub}\n"),
+            // Values back to back on one line, or separated by spaces.
+            format!("{{\"id\":0}}{sub}"),
+            format!("{{\"id\":0}} \t {sub}"),
+            format!("[{{\"id\":0}}]{sub}\n"),
+            // A leading BOM, whitespace, blank lines.
+            format!("\u{feff}{sub}\n"),
+            format!("\u{feff}\r\n\n  {sub}\n"),
+            format!("\n\n\t{sub}\n"),
+            format!("\u{feff}{{}}\n\n{sub}"),
+            // Pretty-printed over several lines.
+            sub.replace(',', ",\n  "),
+            // A line that is not JSON, then a mining call on the next.
+            format!("{{\"id\":0}} junk\n{sub}\n"),
+            format!("{{\"id\":1,\n{sub}\n"),
+            format!("{{]\n{sub}"),
+        ];
+        for chunk in &chunks {
+            assert_eq!(sniff(chunk.as_bytes()), want, "{chunk:?}");
+        }
+        // Found in a complete value: an incomplete one after it is no reason
+        // to wait.
+        let chunk = format!("{{}}\n{sub}\n{{\"id\":2,\"method\":\"mining.auth");
+        assert_eq!(sniff(chunk.as_bytes()), want);
+        // A call that straddles the sniff window is not judged: the caller
+        // stops reading at MAX_SNIFF and takes NeedMore as Other.
+        let mut late = "{}\n".repeat(MAX_SNIFF / 3);
+        late.push_str(sub);
+        assert_eq!(sniff(late.as_bytes()), Seen::NeedMore);
+        let mut early = "{}\n".repeat(MAX_SNIFF / 3 - 30);
+        early.push_str(sub);
+        early.push_str(&"{}\n".repeat(100));
+        assert_eq!(sniff(early.as_bytes()), want);
+    }
+
+    #[test]
+    fn incomplete_json_after_innocuous_values_needs_more() {
+        let sub = br#"{"id":1,"method":"mining.subscribe","params":[]}"#;
+        for lead in [&b"{}\n"[..], b"{\"id\":0}", b"\xEF\xBB\xBF", b" \r\n[1]\n"] {
+            let mut chunk = lead.to_vec();
+            chunk.extend_from_slice(sub);
+            assert_eq!(
+                sniff(&chunk),
+                stratum("mining.subscribe", None),
+                "{}",
+                String::from_utf8_lossy(&chunk)
+            );
+            // The innocuous values are complete, the call is not yet.
+            for n in lead.len() + 1..chunk.len() {
+                let prefix = &chunk[..n];
+                let shown = String::from_utf8_lossy(prefix);
+                assert_eq!(sniff(prefix), Seen::NeedMore, "{shown}");
+            }
+        }
+        assert_eq!(sniff(b"{}\n{\"id\":3,"), Seen::NeedMore);
+        assert_eq!(sniff(b"{\"id\":0}{\"method\":\"min"), Seen::NeedMore);
+        assert_eq!(sniff(b"{}\n\"unterminated"), Seen::NeedMore);
+        assert_eq!(sniff(b"{\"id\":3,\n"), Seen::NeedMore);
+        // Prefixes of a BOM, and a BOM with only whitespace so far.
+        assert_eq!(sniff(b"\xEF"), Seen::NeedMore);
+        assert_eq!(sniff(b"\xEF\xBB"), Seen::NeedMore);
+        assert_eq!(sniff(b"\xEF\xBB\xBF"), Seen::NeedMore);
+        assert_eq!(sniff(b"\xEF\xBB\xBF \r\n"), Seen::NeedMore);
+    }
+
+    #[test]
+    fn json_values_none_of_them_mining() {
+        let others = [
+            "{}\n{}\n",
+            "{}",
+            "{\"id\":0}{\"id\":1}",
+            "\u{feff}{\"hello\":\"world\"}\n",
+            "\n\n  {\"jsonrpc\":\"2.0\",\"method\":\"initialize\"}\n",
+            "[{\"id\":0},{\"method\":\"eth_blockNumber\"}]{\"method\":\"login\",\"params\":{}}",
+            // Mining words in the wrong places.
+            "{\"id\":0}\n{\"params\":{\"method\":\"mining.subscribe\"}}\n",
+            "{\"id\":0}\n{\"result\":\"mining.subscribe\"}\n",
+            "{}\n[[{\"method\":\"mining.subscribe\"}]]\n",
+            "{}\n\"mining.subscribe\"\n",
+            "{}\n{\"method\":\"mining\"}\n",
+            "{}\n{\"method\":\"eth_getWorkX\"}\n",
+            "{}\n{\"method\":\"login\",\"params\":{\"login\":\"a\"}}\n",
+            // A mining call that is not valid JSON on its own line.
+            "{}\n{\"method\":\"mining.subscribe\"]\n",
+            "{}x{\"method\":\"mining.subscribe\"}\n",
+            "{}\n\u{feff}{\"method\":\"mining.subscribe\"}\n",
+        ];
+        for chunk in others {
+            assert_eq!(sniff(chunk.as_bytes()), Seen::Other, "{chunk:?}");
+        }
+        // A BOM before something that is not JSON.
+        assert_eq!(sniff(b"\xEF\xBB\xBFGET / HTTP/1.1\r\n\r\n"), Seen::Other);
+        assert_eq!(sniff(b"\xEF\xBB\xBF\xEF\xBB\xBF{}"), Seen::Other);
+        assert_eq!(sniff(b"\xEF\xBC"), Seen::Other);
     }
 
     #[test]

@@ -46,7 +46,6 @@ impl Front for SocksFront {
         let code = match failure {
             Failure::Denied => REP_NOT_ALLOWED,
             Failure::Unresolved | Failure::Unreachable => REP_HOST_UNREACHABLE,
-            Failure::Busy => REP_FAILURE,
         };
         reply(code, None)
     }
@@ -71,9 +70,11 @@ async fn need(client: &TcpStream, buf: &mut Vec<u8>, n: usize) -> Option<()> {
 /// The request: destination and any bytes the client sent after it.
 enum Request {
     Connect(Option<Host>, String, u16),
-    /// Answer this code and close; a refused command is also reported
+    /// A command other than CONNECT: answer this code and report it
     /// (UDP ASSOCIATE is an attempt at UDP egress).
-    Reject(u8, Option<(&'static str, String, u16)>),
+    Reject(u8, &'static str, String, u16),
+    /// Broken or foreign protocol (already answered): reported.
+    Malformed(String),
 }
 
 async fn handshake(client: &TcpStream) -> Option<Request> {
@@ -82,19 +83,25 @@ async fn handshake(client: &TcpStream) -> Option<Request> {
     if buf[0] != 5 {
         // SOCKS4 or something else entirely: SOCKS4's "rejected".
         let _ = relay::write_all(client, &[0, 0x5b, 0, 0, 0, 0, 0, 0]).await;
-        return None;
+        let what = if buf[0] == 4 { "SOCKS4" } else { "not SOCKS5" };
+        return Some(Request::Malformed(format!(
+            "{what}: only SOCKS5 is served here"
+        )));
     }
     let methods = buf[1] as usize;
     need(client, &mut buf, methods).await?;
     if !buf[2..2 + methods].contains(&0) {
         let _ = relay::write_all(client, &[5, 0xff]).await;
-        return None;
+        return Some(Request::Malformed(
+            "the client offered no SOCKS5 method without authentication".into(),
+        ));
     }
     relay::write_all(client, &[5, 0]).await.ok()?;
     buf.clear();
     need(client, &mut buf, 4).await?;
     if buf[0] != 5 {
-        return Some(Request::Reject(REP_FAILURE, None));
+        let _ = relay::write_all(client, &reply(REP_FAILURE, None)).await;
+        return Some(Request::Malformed("a malformed SOCKS5 request".into()));
     }
     let command = buf[1];
     let (host, text) = match buf[3] {
@@ -117,7 +124,12 @@ async fn handshake(client: &TcpStream) -> Option<Request> {
             let ip = IpAddr::V6(Ipv6Addr::from(octets));
             (Some(Host::Ip(crate::decide::canonical(ip))), ip.to_string())
         }
-        _ => return Some(Request::Reject(REP_ADDRESS_TYPE, None)),
+        kind => {
+            let _ = relay::write_all(client, &reply(REP_ADDRESS_TYPE, None)).await;
+            return Some(Request::Malformed(format!(
+                "unknown SOCKS5 address type {kind}"
+            )));
+        }
     };
     let at = buf.len();
     need(client, &mut buf, 2).await?;
@@ -128,7 +140,7 @@ async fn handshake(client: &TcpStream) -> Option<Request> {
             3 => "UDP ASSOCIATE (UDP traffic)",
             _ => "an unknown command",
         };
-        return Some(Request::Reject(REP_COMMAND, Some((name, text, port))));
+        return Some(Request::Reject(REP_COMMAND, name, text, port));
     }
     Some(Request::Connect(host, text, port))
 }
@@ -141,17 +153,17 @@ pub async fn serve(shared: &Shared, client: TcpStream) {
         _ => return,
     };
     match request {
-        Request::Reject(code, what) => {
+        Request::Reject(code, name, text, port) => {
             let _ = relay::write_all(&client, &reply(code, None)).await;
-            if let Some((name, text, port)) = what {
-                let mut attempt = Attempt::new(shared, &client, Via::Socks5, text, port);
-                attempt.fail(
-                    Decision::Deny,
-                    format!("SOCKS5 {name} is not supported; only CONNECT is"),
-                    None,
-                );
-                attempt.report(shared).await;
-            }
+            let mut attempt = Attempt::new(shared, &client, Via::Socks5, text, port);
+            let why = format!("SOCKS5 {name} is not supported; only CONNECT is");
+            attempt.fail(Decision::Deny, why, None);
+            attempt.report().await;
+        }
+        Request::Malformed(why) => {
+            let mut attempt = Attempt::new(shared, &client, Via::Socks5, String::new(), 0);
+            attempt.fail(Decision::Deny, why, None);
+            attempt.report().await;
         }
         Request::Connect(host, text, port) => {
             let attempt = Attempt::new(shared, &client, Via::Socks5, text, port);

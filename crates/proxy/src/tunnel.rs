@@ -10,6 +10,8 @@ use crate::{peer, relay};
 use corral_policy::net::Protocol;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -38,39 +40,100 @@ pub enum Failure {
     Unresolved,
     /// The upstream refused or did not answer.
     Unreachable,
-    /// The proxy is at its connection limit.
-    Busy,
 }
 
-/// An attempt in progress: its event, its start, and the lookup of the
-/// process that made it.
-pub struct Attempt {
+/// The rule that passed a client's first bytes, the protocol seen and
+/// its detail.
+type Judged = (Option<String>, Option<&'static str>, Option<String>);
+
+/// What a running tunnel has done so far, kept where a report made on
+/// shutdown (the task being dropped) can still read it.
+#[derive(Default)]
+pub struct Progress {
+    pub up: AtomicU64,
+    pub down: AtomicU64,
+    /// The rule that passed the client's first bytes, the protocol seen
+    /// and its detail, once judged.
+    judged: Mutex<Option<Judged>>,
+}
+
+impl Progress {
+    fn judged(&self, rule: Option<String>, protocol: Option<&'static str>, detail: Option<String>) {
+        *self.judged.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((rule, protocol, detail));
+    }
+}
+
+/// An attempt in progress: its event, its start, the lookup of the process
+/// that made it, and its progress. Reported exactly once: by
+/// [`Attempt::report`], or when dropped (the proxy stopping with the
+/// attempt under way), so no attempt goes unrecorded.
+pub struct Attempt<'a> {
+    shared: &'a Shared,
     pub ev: NetEvent,
     pub started: Instant,
+    pub progress: Progress,
     pid: Option<tokio::task::JoinHandle<Option<u32>>>,
+    reported: bool,
 }
 
-impl Attempt {
-    pub fn new(shared: &Shared, client: &TcpStream, via: Via, host: String, port: u16) -> Attempt {
+impl<'a> Attempt<'a> {
+    pub fn new(
+        shared: &'a Shared,
+        client: &TcpStream,
+        via: Via,
+        host: String,
+        port: u16,
+    ) -> Attempt<'a> {
         Attempt {
+            shared,
             ev: NetEvent::new("net.connect", via, host, port),
             started: Instant::now(),
+            progress: Progress::default(),
             pid: crate::lookup_pid(
                 shared,
                 peer::Transport::Tcp,
                 client.peer_addr(),
                 client.local_addr(),
             ),
+            reported: false,
+        }
+    }
+
+    /// Folds the progress into the event.
+    fn settle(&mut self) {
+        self.ev.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        self.ev.bytes_up = self
+            .ev
+            .bytes_up
+            .max(self.progress.up.load(Ordering::Relaxed));
+        self.ev.bytes_down = self
+            .ev
+            .bytes_down
+            .max(self.progress.down.load(Ordering::Relaxed));
+        let judged = self
+            .progress
+            .judged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((rule, protocol, detail)) = judged {
+            if self.ev.decision == Decision::Allow {
+                self.ev.rule = rule.or(self.ev.rule.take());
+            }
+            self.ev.protocol = protocol.or(self.ev.protocol);
+            self.ev.detail = detail.or(self.ev.detail.take());
         }
     }
 
     /// Finishes the event and hands it to the sink.
-    pub async fn report(mut self, shared: &Shared) {
-        self.ev.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+    pub async fn report(mut self) {
+        self.settle();
         if let Some(lookup) = self.pid.take() {
             self.ev.pid = lookup.await.ok().flatten();
         }
-        shared.emit(self.ev);
+        self.reported = true;
+        self.shared.emit(self.ev.clone());
     }
 
     pub fn fail(&mut self, decision: Decision, reason: String, rule: Option<String>) {
@@ -83,28 +146,29 @@ impl Attempt {
     }
 }
 
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if self.reported {
+            return;
+        }
+        self.settle();
+        if self.ev.reason.is_none() {
+            self.ev.reason = Some("the sandbox ended while this was under way".into());
+        }
+        self.shared.emit(self.ev.clone());
+    }
+}
+
 /// Runs a tunnel to `host:port` for `client`. `early` holds bytes the
 /// client sent after its request (they are the start of the tunnel).
 pub async fn run(
     shared: &Shared,
     client: TcpStream,
     front: &dyn Front,
-    mut attempt: Attempt,
+    mut attempt: Attempt<'_>,
     host: Option<Host>,
     early: Vec<u8>,
 ) {
-    let Ok(_slot) = shared.slots.try_acquire() else {
-        attempt.fail(
-            Decision::Deny,
-            format!(
-                "too many connections at once (the limit is {})",
-                crate::MAX_CONNECTIONS
-            ),
-            None,
-        );
-        let _ = relay::write_all(&client, &front.refused(&attempt.ev, Failure::Busy)).await;
-        return attempt.report(shared).await;
-    };
     let Some(host) = host else {
         attempt.fail(
             Decision::Deny,
@@ -112,15 +176,16 @@ pub async fn run(
             None,
         );
         let _ = relay::write_all(&client, &front.refused(&attempt.ev, Failure::Denied)).await;
-        return attempt.report(shared).await;
+        return attempt.report().await;
     };
-    let allowed = match decide::decide(&shared.policy, &host, attempt.ev.port).await {
+    let allowed = match decide::decide(&shared.policy, &shared.local, &host, attempt.ev.port).await
+    {
         Ok(a) => a,
         Err(refusal) => {
             let failure = refusal_kind(&refusal);
             record_refusal(&mut attempt, refusal);
             let _ = relay::write_all(&client, &front.refused(&attempt.ev, failure)).await;
-            return attempt.report(shared).await;
+            return attempt.report().await;
         }
     };
     attempt.ev.addrs = allowed.resolved.clone();
@@ -134,7 +199,7 @@ pub async fn run(
             );
             let _ =
                 relay::write_all(&client, &front.refused(&attempt.ev, Failure::Unreachable)).await;
-            return attempt.report(shared).await;
+            return attempt.report().await;
         }
     };
     attempt.ev.upstream = upstream.peer_addr().ok();
@@ -147,9 +212,9 @@ pub async fn run(
             "the client went away".into(),
             allowed.rules.first().map(|r| r.text.clone()),
         );
-        return attempt.report(shared).await;
+        return attempt.report().await;
     }
-    inspect_and_relay(shared, client, upstream, &allowed, &host, attempt, early).await
+    inspect_and_relay(client, upstream, &allowed, &host, attempt, early).await
 }
 
 fn refusal_kind(r: &Refusal) -> Failure {
@@ -160,7 +225,7 @@ fn refusal_kind(r: &Refusal) -> Failure {
     }
 }
 
-pub fn record_refusal(attempt: &mut Attempt, refusal: Refusal) {
+pub fn record_refusal(attempt: &mut Attempt<'_>, refusal: Refusal) {
     attempt.ev.addrs = refusal.resolved;
     let decision = if refusal.denied {
         Decision::Deny
@@ -182,7 +247,12 @@ fn list(addrs: &[SocketAddr]) -> String {
 pub async fn connect(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
     for addr in addrs {
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        let socket = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }?;
+        relay::limit_buffers(&socket);
+        match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(*addr)).await {
             Ok(Ok(s)) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
@@ -308,12 +378,11 @@ fn describe(seen: &Seen) -> (Option<&'static str>, Option<String>) {
 /// `any` rule the upstream's bytes flow at once (server-first protocols);
 /// otherwise only once the client's first bytes passed.
 async fn inspect_and_relay(
-    shared: &Shared,
     client: TcpStream,
     upstream: TcpStream,
     allowed: &Allowed,
     host: &Host,
-    mut attempt: Attempt,
+    mut attempt: Attempt<'_>,
     early: Vec<u8>,
 ) {
     let any = allowed
@@ -322,7 +391,7 @@ async fn inspect_and_relay(
         .any(|r| r.protocols.contains(&Protocol::Any));
     // Some(true): relay the upstream's bytes; Some(false): refused.
     let (open_tx, open_rx) = watch::channel(any.then_some(true));
-    let mut shutdown = shared.shutdown.clone();
+    let progress = &attempt.progress;
     let up = async {
         let mut first = early;
         let deadline = tokio::time::Instant::now() + FIRST_BYTES_TIMEOUT;
@@ -367,45 +436,28 @@ async fn inspect_and_relay(
                 return Err((reason, severity, protocol, detail));
             }
         };
+        progress.judged(Some(rule), protocol, detail);
         let _ = open_tx.send(Some(true));
-        if relay::write_all(&upstream, &first).await.is_err() {
-            return Ok((rule, protocol, detail, first.len() as u64));
+        if relay::write_all(&upstream, &first).await.is_ok() {
+            progress.up.fetch_add(first.len() as u64, Ordering::Relaxed);
+            relay::pump(&client, &upstream, &progress.up).await;
         }
-        let (n, _) = relay::pump(&client, &upstream).await;
-        Ok((rule, protocol, detail, first.len() as u64 + n))
+        Ok(())
     };
     let down = async {
         let mut open = open_rx.clone();
         match open.wait_for(|o| o.is_some()).await.map(|o| *o) {
             Ok(Some(true)) => {}
-            _ => return 0,
+            _ => return,
         }
-        relay::pump(&upstream, &client).await.0
+        relay::pump(&upstream, &client, &progress.down).await;
     };
-    let both = async { tokio::join!(up, down) };
-    let finished = tokio::select! {
-        r = both => Some(r),
-        _ = shutdown.wait_for(|s| *s) => None,
-    };
-    let Some((up_result, down_bytes)) = finished else {
-        attempt.ev.reason = Some("the sandbox ended while the tunnel was open".into());
-        attempt.ev.rule = allowed.rules.first().map(|r| r.text.clone());
-        return attempt.report(shared).await;
-    };
-    attempt.ev.bytes_down = down_bytes;
-    match up_result {
-        Ok((rule, protocol, detail, up)) => {
-            attempt.ev.rule = Some(rule);
-            attempt.ev.protocol = protocol;
-            attempt.ev.detail = detail;
-            attempt.ev.bytes_up = up;
-        }
-        Err((reason, severity, protocol, detail)) => {
-            attempt.ev.protocol = protocol;
-            attempt.ev.detail = detail;
-            attempt.fail(Decision::Deny, reason, None);
-            attempt.ev.severity = attempt.ev.severity.max(severity);
-        }
+    let (verdict, ()) = tokio::join!(up, down);
+    if let Err((reason, severity, protocol, detail)) = verdict {
+        attempt.ev.protocol = protocol;
+        attempt.ev.detail = detail;
+        attempt.fail(Decision::Deny, reason, None);
+        attempt.ev.severity = attempt.ev.severity.max(severity);
     }
-    attempt.report(shared).await
+    attempt.report().await
 }

@@ -143,6 +143,17 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>) {
     }
 }
 
+/// Clears `O_NONBLOCK` on one of corral's own std descriptors (the
+/// sandbox shares their open file descriptions and may have set it).
+pub fn set_blocking(fd: std::os::fd::RawFd) {
+    // SAFETY: a std descriptor of this process, borrowed for two fcntl calls.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    if let Ok(flags) = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL) {
+        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) - nix::fcntl::OFlag::O_NONBLOCK;
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags));
+    }
+}
+
 /// A `File` view of a borrowed descriptor that never closes it.
 fn borrowed_file(fd: BorrowedFd<'_>) -> std::mem::ManuallyDrop<std::fs::File> {
     // SAFETY: the File is never dropped (ManuallyDrop), so the borrowed fd is not closed.

@@ -15,7 +15,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let run_id = new_run_id();
     let layers = layers::prepare(plan, &run_id)?;
     if !args.quiet {
-        eprintln!(
+        say!(
             "{}",
             layers.header(plan, resolved.net.as_ref(), &args.labels)
         );
@@ -50,11 +50,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
     if let Some(proxy) = proxy {
         proxy.finish(std::time::Duration::from_millis(500));
     }
+    // The command shared this stderr and may have left it non-blocking;
+    // what corral prints now must not fail (or panic) for that.
+    corral_sandbox::tty::set_blocking(libc::STDERR_FILENO);
     reporter.finish();
     let outcome = outcome.map_err(explain_launch_error)?;
     match &outcome.ending {
-        Ending::Failed { message, .. } => eprintln!("corral: {message}"),
-        Ending::TimedOut => eprintln!(
+        Ending::Failed { message, .. } => say!("corral: {message}"),
+        Ending::TimedOut => say!(
             "corral: the command ran past its timeout ({}s) and the sandbox was stopped",
             plan.limits.timeout.map_or(0, |t| t.as_secs())
         ),
@@ -64,16 +67,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
     if let Some(cg) = layers.cgroup {
         let oom = cg.oom_kills();
         if oom > 0 {
-            eprintln!(
-                "corral: the sandbox hit its memory limit: the kernel killed {oom} process(es)"
-            );
+            say!("corral: the sandbox hit its memory limit: the kernel killed {oom} process(es)");
         }
         let pids = cg.pids_max_hit();
         if pids > 0 {
-            eprintln!("corral: the sandbox hit its process limit {pids} time(s)");
+            say!("corral: the sandbox hit its process limit {pids} time(s)");
         }
         if let Err(e) = cg.destroy() {
-            eprintln!("corral: warning: {e}");
+            say!("corral: warning: {e}");
         }
     }
     Ok(outcome.ending.exit_code())
@@ -95,7 +96,7 @@ fn explain_launch_error(err: launch::LaunchError) -> anyhow::Error {
 /// created them. The sandbox is gone now, so this check cannot be raced.
 fn report_new_protected(resolved: &resolve::Resolved) {
     for (path, what) in resolved.fs.rescan.replaced() {
-        eprintln!(
+        say!(
             "corral: warning: protected path {} {what} during the run; review it before a tool on this machine uses it",
             fsplan::printable(&path)
         );
@@ -106,7 +107,7 @@ fn report_new_protected(resolved: &resolve::Resolved) {
             Ok(target) => format!(" (a symbolic link to {})", fsplan::printable(&target)),
             Err(_) => String::new(),
         };
-        eprintln!(
+        say!(
             "corral: warning: protected path {}{link} was created during the run; review it before a tool on this machine uses it (git runs hooks and reads its config, shells source rc files)",
             fsplan::printable(path)
         );

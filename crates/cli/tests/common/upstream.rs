@@ -107,6 +107,16 @@ pub fn recorder() -> Upstream {
     })
 }
 
+/// Reads everything and never answers; keeps the connection open until
+/// the client closes it or 3 s pass in silence.
+pub fn holder() -> Upstream {
+    spawn(|s| {
+        let mut data = Vec::new();
+        let _ = s.read_to_end(&mut data);
+        data
+    })
+}
+
 /// A child process killed on drop, with the port it printed first.
 pub struct ChildServer {
     pub port: u16,

@@ -15,13 +15,20 @@ const V4: &[(u32, u8, &str)] = &[
     (0xa9fe_0000, 16, "link-local (cloud metadata lives here)"),
     (0x6440_0000, 10, "carrier-grade NAT"),
     (0xc000_0000, 24, "IETF protocol assignments"),
+    (0xc058_6300, 24, "6to4 relay anycast"),
     (0xc612_0000, 15, "benchmarking"),
     (0xe000_0000, 4, "multicast"),
     (0xf000_0000, 4, "reserved/broadcast"),
 ];
 
-/// IPv6 ranges (`::` and `::1` are handled first, as whole addresses).
+/// IPv6 ranges, most specific first where they overlap (`::` and `::1` are
+/// handled first, as whole addresses, and an embedded special IPv4 address
+/// decides before this table).
 const V6: &[(u128, u8, &str)] = &[
+    (0x0064_ff9b_0001 << 80, 48, "local-use NAT64"),
+    (0x0100 << 112, 64, "discard-only"),
+    (0x2001_0000 << 96, 32, "Teredo"),
+    (0x2001 << 112, 23, "IETF protocol assignments"),
     (0xfc00 << 112, 7, "unique local"),
     (0xfe80 << 112, 10, "link-local"),
     (0xfec0 << 112, 10, "site-local"),
@@ -30,23 +37,22 @@ const V6: &[(u128, u8, &str)] = &[
 
 /// Why an address is not a public destination: `None` for public unicast.
 /// Unmaps IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`),
-/// NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`) addresses and classifies
-/// the embedded IPv4 address. Documentation ranges (TEST-NET, 2001:db8::/32)
-/// count as public.
+/// NAT64 (`64:ff9b::/96`, and `64:ff9b:1::/48` with the IPv4 address in the
+/// last 32 bits) and 6to4 (`2002::/16`) addresses and classifies the
+/// embedded IPv4 address; the local-use NAT64 prefix is special whatever it
+/// embeds (it is not globally routable). Documentation ranges (TEST-NET,
+/// 2001:db8::/32) count as public.
 pub fn special_range(addr: IpAddr) -> Option<&'static str> {
     match addr {
         IpAddr::V4(v4) => special_v4(v4),
         IpAddr::V6(v6) if v6.is_unspecified() => Some("unspecified/this network"),
         IpAddr::V6(v6) if v6.is_loopback() => Some("loopback"),
-        IpAddr::V6(v6) => match embedded_v4(v6) {
-            Some(v4) => special_v4(v4),
-            None => {
-                let bits = u128::from(v6);
-                V6.iter()
-                    .find(|(net, len, _)| bits >> (128 - len) == net >> (128 - len))
-                    .map(|(_, _, why)| *why)
-            }
-        },
+        IpAddr::V6(v6) => embedded_v4(v6).and_then(special_v4).or_else(|| {
+            let bits = u128::from(v6);
+            V6.iter()
+                .find(|(net, len, _)| bits >> (128 - len) == net >> (128 - len))
+                .map(|(_, _, why)| *why)
+        }),
     }
 }
 
@@ -58,8 +64,9 @@ fn special_v4(addr: Ipv4Addr) -> Option<&'static str> {
 }
 
 /// The IPv4 address inside an IPv4-mapped (`::ffff:0:0/96`),
-/// IPv4-compatible (`::/96`, except `::` and `::1`), NAT64 (`64:ff9b::/96`)
-/// or 6to4 (`2002::/16`, bits 16 to 47) address.
+/// IPv4-compatible (`::/96`, except `::` and `::1`), NAT64 (`64:ff9b::/96`,
+/// last 32 bits of local-use `64:ff9b:1::/48`) or 6to4 (`2002::/16`, bits 16
+/// to 47) address.
 pub(crate) fn embedded_v4(addr: Ipv6Addr) -> Option<Ipv4Addr> {
     let bits = u128::from(addr);
     let low32 = Ipv4Addr::from(bits as u32);
@@ -67,6 +74,7 @@ pub(crate) fn embedded_v4(addr: Ipv6Addr) -> Option<Ipv4Addr> {
         0xffff => Some(low32),
         0 if bits > 1 => Some(low32),
         0x0064_ff9b_0000_0000_0000_0000 => Some(low32),
+        _ if bits >> 80 == 0x0064_ff9b_0001 => Some(low32),
         _ if bits >> 112 == 0x2002 => Some(Ipv4Addr::from((bits >> 80) as u32)),
         _ => None,
     }
