@@ -41,24 +41,29 @@ struct Summary {
     log_error: Option<String>,
 }
 
-impl Reporter {
-    /// `log`: the `--net-log` file (created or appended to). `defer`: hold
-    /// stderr lines until [`Reporter::finish`].
-    pub fn new(log: Option<&Path>, defer: bool) -> Result<Reporter> {
-        let log = log
-            .map(|p| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .with_context(|| {
-                        format!(
-                            "--net-log: cannot open {} for appending; give a writable path",
-                            p.display()
-                        )
-                    })
+/// Opens (creating) the `--net-log` file for appending, before the run,
+/// so a bad path fails before anything starts.
+pub fn open_log(path: Option<&Path>) -> Result<Option<File>> {
+    path.map(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .with_context(|| {
+                format!(
+                    "--net-log: cannot open {} for appending; give a writable path",
+                    p.display()
+                )
             })
-            .transpose()?;
+    })
+    .transpose()
+}
+
+impl Reporter {
+    /// Starts the writer thread (so only once the sandbox is cloned: the
+    /// clone must happen while corral is single-threaded). `defer`: hold
+    /// stderr lines until [`Reporter::finish`].
+    pub fn start(log: Option<File>, defer: bool) -> Result<Reporter> {
         let (tx, rx) = sync_channel(QUEUE);
         let writer = std::thread::Builder::new()
             .name("corral-netlog".into())

@@ -64,10 +64,17 @@ fn non_executable_file_is_126() {
 /// Starts `sh -c 'trap ... SIG; echo ready; sleep & wait'`, sends SIG to
 /// corral, expects the trap's output and exit 42.
 fn forwards(env: &Env, sig: Signal, name: &str) {
+    forwards_with(env, sig, name, &[])
+}
+
+fn forwards_with(env: &Env, sig: Signal, name: &str, flags: &[&str]) {
     let arg = format!("30.{}", tag());
     let script = format!("trap 'echo got-{name}; exit 42' {name}; echo ready; sleep {arg} & wait");
+    let mut args = vec!["run", "-q"];
+    args.extend_from_slice(flags);
+    args.extend(["--", "sh", "-c", &script]);
     let mut child = env
-        .command(&["run", "-q", "--", "sh", "-c", &script])
+        .command(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -91,6 +98,18 @@ fn forwards(env: &Env, sig: Signal, name: &str) {
         "no got-{name} in stdout {rest:?}:\n{out}"
     );
     out.code(42);
+}
+
+/// With a network the supervisor runs the proxy's threads: they must
+/// block the forwarded signals too, or one of them would take the signal
+/// and its default action would kill corral.
+#[test]
+fn signals_are_forwarded_with_a_network() {
+    for_each_identity("signals_are_forwarded_with_a_network", |env| {
+        let flags = ["--allow-net", "web.test:443"];
+        forwards_with(env, Signal::SIGHUP, "HUP", &flags);
+        forwards_with(env, Signal::SIGTERM, "TERM", &flags);
+    });
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use super::effective;
 use crate::cli::RunArgs;
-use crate::netreport::Reporter;
+use crate::netreport::{self, Reporter};
 use crate::{layers, resolve};
 use anyhow::Result;
 use corral_sandbox::fsplan;
@@ -20,13 +20,16 @@ pub fn run(args: RunArgs) -> Result<i32> {
             layers.header(plan, resolved.net.as_ref(), &args.labels)
         );
     }
+    let log = netreport::open_log(args.net_log.as_deref())?;
     // Lines about refused connections wait while the command owns the
     // terminal's screen.
-    let reporter = Reporter::new(args.net_log.as_deref(), corral_sandbox::tty::pty_fds()[2])?;
-    let mut proxy: Option<corral_proxy::Proxy> = None;
+    let defer = corral_sandbox::tty::pty_fds()[2];
+    // Started from the launcher's callback, once the sandbox exists: the
+    // proxy and the event writer are threads, and the clone must happen
+    // while corral is single-threaded.
+    let mut served: Option<(corral_proxy::Proxy, Reporter)> = None;
     let on_network = resolved.net.clone().map(|net| {
-        let sink = reporter.sink();
-        let proxy = &mut proxy;
+        let served = &mut served;
         Box::new(move |l: corral_sandbox::net::Listeners| {
             let sockets = corral_proxy::Sockets {
                 http: l.http,
@@ -35,7 +38,10 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 dns_tcp: l.dns_tcp,
                 init_pid: Some(l.init_pid),
             };
-            *proxy = Some(corral_proxy::start(sockets, net, sink).map_err(|e| e.to_string())?);
+            let reporter = Reporter::start(log, defer).map_err(|e| format!("{e:#}"))?;
+            let proxy =
+                corral_proxy::start(sockets, net, reporter.sink()).map_err(|e| e.to_string())?;
+            *served = Some((proxy, reporter));
             Ok(())
         }) as launch::ServeNetwork<'_>
     });
@@ -47,13 +53,13 @@ pub fn run(args: RunArgs) -> Result<i32> {
         memory_rlimit_fallback: layers.memory_rlimit_fallback,
         on_network,
     });
-    if let Some(proxy) = proxy {
-        proxy.finish(std::time::Duration::from_millis(500));
-    }
     // The command shared this stderr and may have left it non-blocking;
     // what corral prints now must not fail (or panic) for that.
     corral_sandbox::tty::set_blocking(libc::STDERR_FILENO);
-    reporter.finish();
+    if let Some((proxy, reporter)) = served {
+        proxy.finish(std::time::Duration::from_millis(500));
+        reporter.finish();
+    }
     let outcome = outcome.map_err(explain_launch_error)?;
     match &outcome.ending {
         Ending::Failed { message, .. } => say!("corral: {message}"),
