@@ -188,26 +188,20 @@ pub async fn serve(shared: &Shared, client: TcpStream) {
         }
     };
     let early = buf[head.len..].to_vec();
+    // Nothing of the head is kept for a tunnel's life but its target.
+    drop(buf);
     if head.method.eq_ignore_ascii_case("CONNECT") {
-        connect(shared, client, &head, early).await
+        connect(shared, client, head.target, early).await
     } else {
         forward(shared, client, head, early).await
     }
 }
 
-async fn connect(shared: &Shared, client: TcpStream, head: &Head, early: Vec<u8>) {
-    let Some((host, port)) = split_authority(&head.target, None) else {
-        let why = format!("CONNECT needs host:port, got {:?}", head.target);
-        let target = head.target.as_str();
-        return reject(
-            shared,
-            &client,
-            Via::HttpConnect,
-            target,
-            "400 Bad Request",
-            why,
-        )
-        .await;
+async fn connect(shared: &Shared, client: TcpStream, target: String, early: Vec<u8>) {
+    let Some((host, port)) = split_authority(&target, None) else {
+        let why = format!("CONNECT needs host:port, got {target:?}");
+        let status = "400 Bad Request";
+        return reject(shared, &client, Via::HttpConnect, &target, status, why).await;
     };
     let attempt = Attempt::new(shared, &client, Via::HttpConnect, host.clone(), port);
     tunnel::run(
