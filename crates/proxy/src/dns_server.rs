@@ -48,19 +48,24 @@ async fn answer(shared: &Shared, msg: &[u8], via: Via) -> (Option<Vec<u8>>, NetE
     (Some(dns::build_reply(&query, &reply)), ev)
 }
 
-/// Adds the querying process (looked up after the reply was sent) and
-/// emits the event.
-async fn finish(
-    shared: &Shared,
-    mut ev: NetEvent,
-    transport: Transport,
-    client: io::Result<SocketAddr>,
-    server: io::Result<SocketAddr>,
-) {
-    if let Some(lookup) = crate::lookup_pid(shared, transport, client, server) {
+/// Adds the querying process (its lookup started when the query came in,
+/// while the client still holds its socket) and emits the event.
+async fn finish(shared: &Shared, mut ev: NetEvent, lookup: Option<PidLookup>) {
+    if let Some(lookup) = lookup {
         ev.pid = lookup.await.ok().flatten();
     }
     shared.emit(ev);
+}
+
+type PidLookup = tokio::task::JoinHandle<Option<u32>>;
+
+fn lookup(
+    shared: &Shared,
+    transport: Transport,
+    client: io::Result<SocketAddr>,
+    server: io::Result<SocketAddr>,
+) -> Option<PidLookup> {
+    crate::lookup_pid(shared, transport, client, server)
 }
 
 async fn decide_name(shared: &Shared, q: &Query, ev: &mut NetEvent) -> Reply {
@@ -132,7 +137,16 @@ async fn decide_name(shared: &Shared, q: &Query, ev: &mut NetEvent) -> Reply {
             }
         }
     };
-    ev.addrs = addrs.clone();
+    // On record: what the answer holds for this type.
+    ev.addrs = addrs
+        .iter()
+        .copied()
+        .filter(|a| match q.qtype {
+            QTYPE_A => a.is_ipv4(),
+            QTYPE_AAAA => a.is_ipv6(),
+            _ => true,
+        })
+        .collect();
     Reply::Addrs { addrs, ttl: TTL }
 }
 
@@ -174,11 +188,12 @@ pub async fn serve_udp(shared: Arc<Shared>, socket: UdpSocket) {
                 }
                 return shared.emit(ev);
             };
+            let pid = lookup(&shared, Transport::Udp, Ok(from), socket.local_addr());
             let (reply, ev) = answer(&shared, &msg, Via::DnsUdp).await;
             if let Some(reply) = reply {
                 let _ = socket.send_to(&reply, from).await;
             }
-            finish(&shared, ev, Transport::Udp, Ok(from), socket.local_addr()).await;
+            finish(&shared, ev, pid).await;
         });
     }
 }
@@ -197,15 +212,14 @@ pub async fn serve_tcp(shared: &Shared, client: TcpStream) {
         }
         let len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
         let msg: Vec<u8> = buf.drain(..2 + len).skip(2).collect();
-        let (reply, ev) = answer(shared, &msg, Via::DnsTcp).await;
-        finish(
+        let pid = lookup(
             shared,
-            ev,
             Transport::Tcp,
             client.peer_addr(),
             client.local_addr(),
-        )
-        .await;
+        );
+        let (reply, ev) = answer(shared, &msg, Via::DnsTcp).await;
+        finish(shared, ev, pid).await;
         let Some(reply) = reply else {
             return;
         };

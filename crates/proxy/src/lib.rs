@@ -44,8 +44,8 @@ pub struct Sockets {
     pub socks: TcpListener,
     pub dns_udp: UdpSocket,
     pub dns_tcp: TcpListener,
-    /// The sandbox's init (host pid), to find which process connected.
-    pub init_pid: Option<i32>,
+    /// How to find which sandboxed process connected.
+    pub peers: Option<peer::Peers>,
 }
 
 /// State shared by every connection.
@@ -55,8 +55,8 @@ pub(crate) struct Shared {
     pub shutdown: watch::Receiver<bool>,
     pub slots: Arc<Semaphore>,
     pub active: AtomicUsize,
-    pub init_pid: Option<i32>,
-    /// One client-pid lookup at a time; others are skipped (telemetry).
+    pub peers: Option<Arc<peer::Peers>>,
+    /// A few client-pid lookups at a time; others are skipped (telemetry).
     pub lookups: Arc<Semaphore>,
     /// The addresses of this machine's interfaces.
     pub local: Vec<std::net::IpAddr>,
@@ -105,8 +105,8 @@ pub fn start(sockets: Sockets, policy: NetPolicy, sink: Sink) -> Result<Proxy, S
         shutdown,
         slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         active: AtomicUsize::new(0),
-        init_pid: sockets.init_pid,
-        lookups: Arc::new(Semaphore::new(1)),
+        peers: sockets.peers.map(Arc::new),
+        lookups: Arc::new(Semaphore::new(4)),
         local: local_addresses(),
     });
     let sock = |what| move |source| StartError::Socket { what, source };
@@ -253,11 +253,11 @@ pub(crate) fn lookup_pid(
     client: std::io::Result<std::net::SocketAddr>,
     server: std::io::Result<std::net::SocketAddr>,
 ) -> Option<tokio::task::JoinHandle<Option<u32>>> {
-    let (init, client, server) = (shared.init_pid?, client.ok()?, server.ok()?);
+    let (peers, client, server) = (shared.peers.clone()?, client.ok()?, server.ok()?);
     let permit = shared.lookups.clone().try_acquire_owned().ok()?;
     Some(tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        peer::client_pid(init, transport, client, server)
+        peers.client_pid(transport, client, server)
     }))
 }
 

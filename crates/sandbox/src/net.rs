@@ -28,6 +28,11 @@ pub struct Listeners {
     pub socks: TcpListener,
     pub dns_udp: UdpSocket,
     pub dns_tcp: TcpListener,
+    /// A `NETLINK_SOCK_DIAG` socket of the sandbox's namespace: the
+    /// supervisor asks it which socket inode a client connection has
+    /// (an exact lookup, where `/proc/PID/net/tcp` walks every socket of
+    /// the host's table).
+    pub diag: OwnedFd,
     /// The sandbox's init, as a host pid (for looking up a client's pid
     /// through `/proc/PID/net`).
     pub init_pid: i32,
@@ -37,23 +42,32 @@ pub struct Listeners {
 /// init holds CAP_NET_BIND_SERVICE in the namespace's own user namespace.
 pub(crate) fn bind() -> std::io::Result<Vec<OwnedFd>> {
     let at = |port| SocketAddrV4::new(PROXY_ADDR, port);
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
+    let diag = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkSockDiag,
+    )?;
     Ok(vec![
         TcpListener::bind(at(HTTP_PORT))?.into(),
         TcpListener::bind(at(SOCKS_PORT))?.into(),
         UdpSocket::bind(at(DNS_PORT))?.into(),
         TcpListener::bind(at(DNS_PORT))?.into(),
+        diag,
     ])
 }
 
 impl Listeners {
     /// Takes the descriptors init sent, in [`bind`]'s order.
     pub(crate) fn from_fds(fds: Vec<OwnedFd>, init_pid: i32) -> Option<Listeners> {
-        let [http, socks, dns_udp, dns_tcp]: [OwnedFd; 4] = fds.try_into().ok()?;
+        let [http, socks, dns_udp, dns_tcp, diag]: [OwnedFd; 5] = fds.try_into().ok()?;
         Some(Listeners {
             http: http.into(),
             socks: socks.into(),
             dns_udp: dns_udp.into(),
             dns_tcp: dns_tcp.into(),
+            diag,
             init_pid,
         })
     }

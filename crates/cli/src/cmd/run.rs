@@ -36,7 +36,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 socks: l.socks,
                 dns_udp: l.dns_udp,
                 dns_tcp: l.dns_tcp,
-                init_pid: Some(l.init_pid),
+                peers: Some(corral_proxy::peer::Peers::new(l.init_pid, l.diag)),
             };
             let reporter = Reporter::start(log, defer).map_err(|e| format!("{e:#}"))?;
             let proxy =
