@@ -26,6 +26,51 @@ pub enum Command {
     Policy(PolicyCommand),
     /// Show which isolation layers this machine supports, and how to fix what is missing.
     Doctor,
+    /// List, show and verify the audit trails of past runs.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// The runs recorded in the index, oldest first.
+    List {
+        /// One JSON object per run.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A run's timeline (colour on a terminal), filtered.
+    Show(Box<ShowArgs>),
+    /// Check a trail's hash chain and completeness: exit 0 only if intact,
+    /// else 1 and the first bad line.
+    Verify {
+        /// A run id (or a unique prefix) from `corral log list`, or a trail's file.
+        run: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A run id (or a unique prefix) from `corral log list`, or a trail's file.
+    pub run: String,
+    /// Only events whose kind starts with KIND (repeatable), e.g. net, dns.query, run.
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kind: Vec<String>,
+    /// Only events of this process (host pid).
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u64>,
+    /// Only events with this decision: allow, deny or error.
+    #[arg(long, value_name = "DECISION")]
+    pub decision: Option<String>,
+    /// Only events at or after this time (RFC 3339, UTC, e.g. 2026-11-22T06:40:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only events at or before this time (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// The lines as recorded (JSON), instead of the timeline.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +143,10 @@ pub struct RunArgs {
     /// Do not print the one-line header on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write the audit trail to FILE (a new file; default: the state
+    /// directory's runs/RUN.jsonl, listed by `corral log list`).
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<std::path::PathBuf>,
     /// Append every network event (connection attempts and DNS queries,
     /// allowed or not) to FILE as JSON Lines.
     #[arg(long, value_name = "FILE")]

@@ -16,6 +16,7 @@ mod cmd;
 mod layers;
 mod netreport;
 mod resolve;
+mod trail;
 
 use clap::error::ErrorKind;
 use clap::Parser;

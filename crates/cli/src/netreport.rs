@@ -9,7 +9,7 @@
 //! cannot take is counted, and the count is reported at the end.
 
 use anyhow::{Context, Result};
-use corral_proxy::event::{Decision, NetEvent, Sink};
+use corral_proxy::event::{Decision, NetEvent, Severity, Sink};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
@@ -18,6 +18,36 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+/// The audit trail's side of the sink: the trail and the counts its
+/// verdict needs.
+#[derive(Clone)]
+pub struct AuditSink {
+    pub handle: corral_audit::Handle,
+    pub critical: Arc<AtomicU64>,
+    pub denied: Arc<AtomicU64>,
+}
+
+impl AuditSink {
+    fn record(&self, ev: &NetEvent) {
+        if ev.severity == Severity::Critical {
+            self.critical.fetch_add(1, Ordering::Relaxed);
+        }
+        if ev.decision == Decision::Deny {
+            self.denied.fetch_add(1, Ordering::Relaxed);
+        }
+        let Ok(serde_json::Value::Object(mut details)) = serde_json::to_value(ev) else {
+            return;
+        };
+        // The trail's own `ts` is when it was recorded; the attempt's start
+        // and its kind are kept under other names.
+        if let Some(ts) = details.remove("ts") {
+            details.insert("started".into(), ts);
+        }
+        details.remove("kind");
+        self.handle.try_record(ev.kind, details);
+    }
+}
 
 /// Events waiting for the writer.
 const QUEUE: usize = 16 * 1024;
@@ -76,14 +106,21 @@ impl Reporter {
         })
     }
 
-    /// The sink handed to the proxy.
-    pub fn sink(&self) -> Sink {
+    /// The sink handed to the proxy. With an audit trail, every event is
+    /// also recorded there at once (never blocking the proxy: a full queue
+    /// is counted by the trail and becomes an `audit.dropped` line).
+    pub fn sink(&self, audit: Option<AuditSink>) -> Sink {
         let tx = self.tx.clone();
         let dropped = self.dropped.clone();
-        Box::new(move |ev| match tx.try_send(ev) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                dropped.fetch_add(1, Ordering::Relaxed);
+        Box::new(move |ev| {
+            if let Some(audit) = &audit {
+                audit.record(&ev);
+            }
+            match tx.try_send(ev) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
         })
     }

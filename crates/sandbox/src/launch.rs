@@ -28,6 +28,9 @@ const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
+/// Runs right after the clone (see [`Launch::after_clone`]).
+pub type AfterClone<'a> = Box<dyn FnOnce(libc::pid_t) -> Result<(), String> + 'a>;
+
 /// Serves the egress proxy's sockets; an error stops the sandbox.
 pub type ServeNetwork<'a> = Box<dyn FnOnce(crate::net::Listeners) -> Result<(), String> + 'a>;
 
@@ -39,6 +42,10 @@ pub struct Launch<'a> {
     pub cgroup: Option<&'a Cgroup>,
     pub landlock: bool,
     pub memory_rlimit_fallback: bool,
+    /// Called once right after the clone, with init's pid: the first
+    /// moment the caller may start threads (the clone must happen while
+    /// the process is single-threaded). An error stops the sandbox.
+    pub after_clone: Option<AfterClone<'a>>,
     /// Called once with the egress proxy's listening sockets when the plan
     /// has a network (before the command starts): the caller serves them.
     /// An error stops the sandbox (fail closed).
@@ -101,6 +108,9 @@ pub enum LaunchError {
     Idmap(String),
     #[error("cannot place the sandbox in its cgroup: {0}")]
     Cgroup(String),
+    /// The caller's own step right after the clone failed (its message).
+    #[error("{0}")]
+    Caller(String),
 }
 
 fn sup(what: &'static str) -> impl FnOnce(io::Error) -> LaunchError {
@@ -155,6 +165,13 @@ pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
     drop(ctl_box);
     drop(premade);
     let init_pid = Pid::from_raw(pid);
+    if let Some(started) = launch.after_clone {
+        if let Err(message) = started(pid) {
+            let _ = signal::kill(init_pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(init_pid, None);
+            return Err(LaunchError::Caller(message));
+        }
+    }
     if let Some(cg) = launch.cgroup {
         if let Err(e) = cg.add_pid(init_pid) {
             let _ = signal::kill(init_pid, Signal::SIGKILL);

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod doctor;
+mod log;
 mod policy;
 mod run;
 
@@ -18,6 +19,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Policy(PolicyCommand::Check { file }) => policy::check(&file),
         Command::Policy(PolicyCommand::Show(args)) => policy::show(&args),
         Command::Doctor => doctor::doctor(),
+        Command::Log(cmd) => log::log(cmd),
     }
 }
 

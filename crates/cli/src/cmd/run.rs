@@ -2,23 +2,60 @@
 
 use super::effective;
 use crate::cli::RunArgs;
-use crate::netreport::{self, Reporter};
+use crate::netreport::{self, AuditSink, Reporter};
+use crate::trail::{self, Trail};
 use crate::{layers, resolve};
 use anyhow::Result;
 use corral_sandbox::fsplan;
 use corral_sandbox::launch::{self, Ending, Launch};
+use std::cell::OnceCell;
 
 pub fn run(args: RunArgs) -> Result<i32> {
-    let policy = effective(&args.policy)?;
+    let mut policy = effective(&args.policy)?;
+    let run_id = new_run_id();
+    let trail_plan = trail::Plan::new(args.audit.clone(), &run_id, &args.labels, &args.command)?;
+    if let Some(dir) = &trail_plan.state_dir {
+        // Every run's trail is out of the command's sight.
+        policy
+            .filesystem
+            .deny_read
+            .push(dir.to_string_lossy().into_owned());
+    }
     let resolved = resolve::resolve(&policy, &args.command)?;
     let plan = &resolved.plan;
-    let run_id = new_run_id();
+    // The host paths the sandbox can write (its private /tmp is not one).
+    let writable: Vec<std::path::PathBuf> = plan
+        .fs
+        .mounts
+        .iter()
+        .filter_map(|op| match op {
+            corral_sandbox::plan::MountOp::Bind {
+                src,
+                writable: true,
+                ..
+            } => Some(src.clone()),
+            _ => None,
+        })
+        .collect();
+    match &trail_plan.state_dir {
+        // An explicit file must be out of the command's reach.
+        None => trail::check_outside(&trail_plan.path, &writable)?,
+        // The state directory is masked (a mount point the command can
+        // neither read, write, remove nor rename); one inside a writable
+        // tree (HOME as the workspace) still has parents it could rename.
+        Some(dir) => {
+            if trail::check_outside(&dir.join("runs").join("x"), &writable).is_err() {
+                say!(
+                    "corral: warning: the audit trails' directory {} is inside a path the sandbox can write; it is hidden from the command, but set XDG_STATE_HOME outside the workspace (or pass --audit FILE) to keep its parents out of reach too",
+                    dir.display()
+                );
+            }
+        }
+    }
     let layers = layers::prepare(plan, &run_id)?;
+    let header = layers.header(plan, resolved.net.as_ref(), &args.labels);
     if !args.quiet {
-        say!(
-            "{}",
-            layers.header(plan, resolved.net.as_ref(), &args.labels)
-        );
+        say!("{header}");
     }
     let log = netreport::open_log(args.net_log.as_deref())?;
     // Lines about refused connections wait while the command owns the
@@ -27,10 +64,33 @@ pub fn run(args: RunArgs) -> Result<i32> {
     // Started from the launcher's callback, once the sandbox exists: the
     // proxy and the event writer are threads, and the clone must happen
     // while corral is single-threaded.
+    let trail: OnceCell<Trail> = OnceCell::new();
+    let audit_sink: OnceCell<AuditSink> = OnceCell::new();
+    let start_details = json_map(serde_json::json!({
+        "command": &trail_plan.command,
+        "cwd": plan.cwd,
+        "header": &header,
+        "network": resolved.net.is_some(),
+    }));
+    let after_clone = Box::new(|init_pid: libc::pid_t| {
+        let mut details = start_details;
+        details.insert("init_pid".into(), init_pid.into());
+        let started = Trail::start(trail_plan, details).map_err(|e| format!("{e:#}"))?;
+        let _ = audit_sink.set(AuditSink {
+            handle: started.handle(),
+            critical: started.critical_counter(),
+            denied: std::sync::Arc::default(),
+        });
+        let _ = trail.set(started);
+        Ok(())
+    }) as launch::AfterClone<'_>;
     let mut served: Option<(corral_proxy::Proxy, Reporter)> = None;
     let on_network = resolved.net.clone().map(|net| {
         let served = &mut served;
+        let audit_sink = &audit_sink;
         Box::new(move |l: corral_sandbox::net::Listeners| {
+            // Set by `after_clone`, which has run by now.
+            let audit = audit_sink.get().cloned();
             let sockets = corral_proxy::Sockets {
                 http: l.http,
                 socks: l.socks,
@@ -39,8 +99,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 peers: Some(corral_proxy::peer::Peers::new(l.init_pid, l.diag)),
             };
             let reporter = Reporter::start(log, defer).map_err(|e| format!("{e:#}"))?;
-            let proxy =
-                corral_proxy::start(sockets, net, reporter.sink()).map_err(|e| e.to_string())?;
+            let proxy = corral_proxy::start(sockets, net, reporter.sink(audit))
+                .map_err(|e| e.to_string())?;
             *served = Some((proxy, reporter));
             Ok(())
         }) as launch::ServeNetwork<'_>
@@ -51,6 +111,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         cgroup: layers.cgroup.as_ref(),
         landlock: layers.landlock_abi.is_some(),
         memory_rlimit_fallback: layers.memory_rlimit_fallback,
+        after_clone: Some(after_clone),
         on_network,
     });
     // The command shared this stderr and may have left it non-blocking;
@@ -60,7 +121,26 @@ pub fn run(args: RunArgs) -> Result<i32> {
         proxy.finish(std::time::Duration::from_millis(500));
         reporter.finish();
     }
-    let outcome = outcome.map_err(explain_launch_error)?;
+    let record = |kind: &str, details: serde_json::Value| {
+        if let Some(t) = trail.get() {
+            t.handle().record(kind, json_map(details));
+        }
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            record("run.error", serde_json::json!({ "message": e.to_string() }));
+            finish_trail(
+                trail.into_inner(),
+                &audit_sink,
+                serde_json::json!({ "exit_code": 125 }),
+                &header,
+                false,
+                args.quiet,
+            );
+            return Err(explain_launch_error(e));
+        }
+    };
     match &outcome.ending {
         Ending::Failed { message, .. } => say!("corral: {message}"),
         Ending::TimedOut => say!(
@@ -69,21 +149,91 @@ pub fn run(args: RunArgs) -> Result<i32> {
         ),
         _ => {}
     }
-    report_new_protected(&resolved);
+    for (path, what) in report_new_protected(&resolved) {
+        record(
+            "fs.protected",
+            serde_json::json!({ "path": path, "change": what }),
+        );
+    }
     if let Some(cg) = layers.cgroup {
         let oom = cg.oom_kills();
         if oom > 0 {
             say!("corral: the sandbox hit its memory limit: the kernel killed {oom} process(es)");
+            record("resource.memory", serde_json::json!({ "oom_kills": oom }));
         }
         let pids = cg.pids_max_hit();
         if pids > 0 {
             say!("corral: the sandbox hit its process limit {pids} time(s)");
+            record(
+                "resource.pids",
+                serde_json::json!({ "refused_forks": pids }),
+            );
         }
         if let Err(e) = cg.destroy() {
             say!("corral: warning: {e}");
         }
     }
-    Ok(outcome.ending.exit_code())
+    let code = outcome.ending.exit_code();
+    let end = serde_json::json!({
+        "exit_code": code,
+        "ending": ending_name(&outcome.ending),
+        "wall_ms": outcome.wall_time.as_secs_f64() * 1000.0,
+    });
+    let killed = matches!(outcome.ending, Ending::TimedOut);
+    finish_trail(
+        trail.into_inner(),
+        &audit_sink,
+        end,
+        &header,
+        killed,
+        args.quiet,
+    );
+    Ok(code)
+}
+
+fn json_map(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn ending_name(ending: &Ending) -> String {
+    match ending {
+        Ending::Exited(c) => format!("exited {c}"),
+        Ending::Signaled(s) => format!("killed by signal {s}"),
+        Ending::TimedOut => "timed out".into(),
+        Ending::Failed { message, .. } => format!("failed: {message}"),
+    }
+}
+
+/// Closes the trail with its verdict (what ended the run, the counts, the
+/// layers in force) and says where it is.
+fn finish_trail(
+    trail: Option<Trail>,
+    audit: &OnceCell<AuditSink>,
+    end: serde_json::Value,
+    header: &str,
+    killed: bool,
+    quiet: bool,
+) {
+    let Some(trail) = trail else { return };
+    let denied = audit
+        .get()
+        .map_or(0, |a| a.denied.load(std::sync::atomic::Ordering::Relaxed));
+    let verdict = json_map(serde_json::json!({
+        "killed": killed,
+        "denied": denied,
+        "layers": header.strip_prefix("corral: sandbox: ").unwrap_or(header),
+        "exit_code": end.get("exit_code").cloned().unwrap_or_default(),
+    }));
+    match trail.finish(json_map(end), verdict) {
+        Ok((path, lines)) if !quiet => {
+            say!("corral: audit trail: {} ({lines} events)", path.display())
+        }
+        Ok(_) => {}
+        Err(e) => say!("corral: error: the audit trail could not be completed: {e:#}"),
+    }
 }
 
 /// Adds the likely reason (and fix) when the namespaces could not be made.
@@ -100,8 +250,11 @@ fn explain_launch_error(err: launch::LaunchError) -> anyhow::Error {
 /// Protected paths (git hooks, shell rc files...) that did not exist when
 /// the sandbox started could not be mounted read-only; the command may have
 /// created them. The sandbox is gone now, so this check cannot be raced.
-fn report_new_protected(resolved: &resolve::Resolved) {
+/// Returns what changed (path, change) for the audit trail.
+fn report_new_protected(resolved: &resolve::Resolved) -> Vec<(String, String)> {
+    let mut changed = Vec::new();
     for (path, what) in resolved.fs.rescan.replaced() {
+        changed.push((path.to_string_lossy().into_owned(), what.to_string()));
         say!(
             "corral: warning: protected path {} {what} during the run; review it before a tool on this machine uses it",
             fsplan::printable(&path)
@@ -109,6 +262,7 @@ fn report_new_protected(resolved: &resolve::Resolved) {
     }
     let now = resolved.fs.rescan.now();
     for path in now.iter().filter(|p| !resolved.fs.protected.contains(p)) {
+        changed.push((path.to_string_lossy().into_owned(), "created".to_string()));
         let link = match std::fs::read_link(path) {
             Ok(target) => format!(" (a symbolic link to {})", fsplan::printable(&target)),
             Err(_) => String::new(),
@@ -118,6 +272,7 @@ fn report_new_protected(resolved: &resolve::Resolved) {
             fsplan::printable(path)
         );
     }
+    changed
 }
 
 /// 16 hex digits from the kernel's random pool.

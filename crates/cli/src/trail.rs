@@ -1,0 +1,174 @@
+//! One run's audit trail: where it goes (`--audit FILE`, else the state
+//! directory's `runs/RUN.jsonl`, listed in its index), what corral itself
+//! records in it (the run's start and end, the proxy's events) and the
+//! verdict that closes it.
+
+use anyhow::{Context, Result};
+use corral_audit::{Handle, Index, IndexEntry, Writer, WriterConfig};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Where the trail goes, decided before the run (so a bad path fails
+/// before anything starts).
+pub struct Plan {
+    pub path: PathBuf,
+    /// The state directory holding every run's trail: masked in the
+    /// sandbox (the command may neither read other runs nor touch them).
+    pub state_dir: Option<PathBuf>,
+    /// The index to list the run in (none with `--audit FILE`).
+    pub index: Option<Index>,
+    pub run: String,
+    pub labels: BTreeMap<String, String>,
+    pub command: Vec<String>,
+    pub started: String,
+}
+
+impl Plan {
+    pub fn new(
+        audit: Option<PathBuf>,
+        run: &str,
+        labels: &[(String, String)],
+        command: &[OsString],
+    ) -> Result<Plan> {
+        let (path, index, state_dir) = match audit {
+            Some(path) => (std::path::absolute(&path).unwrap_or(path), None, None),
+            None => {
+                let dir = Index::default_dir().context(
+                    "cannot place the audit trail: neither XDG_STATE_HOME nor HOME is set; \
+                     set one, or pass --audit FILE",
+                )?;
+                // Made now, private, so that the sandbox can have it masked.
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir.join("runs"))
+                    .with_context(|| {
+                        format!(
+                            "cannot create the audit trail directory {}; set XDG_STATE_HOME to a \
+                             writable place, or pass --audit FILE",
+                            dir.join("runs").display()
+                        )
+                    })?;
+                let index = Index::open(dir.clone());
+                (index.run_path(run), Some(index), Some(dir))
+            }
+        };
+        if path.exists() {
+            anyhow::bail!(
+                "--audit {}: the file exists; an audit trail is never appended to or overwritten, \
+                 give a new path",
+                path.display()
+            );
+        }
+        Ok(Plan {
+            path,
+            state_dir,
+            index,
+            run: run.to_owned(),
+            labels: labels.iter().cloned().collect(),
+            command: command
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            started: now(),
+        })
+    }
+}
+
+/// Refuses a trail the sandbox could alter: inside a path it may write.
+pub fn check_outside(path: &std::path::Path, writable: &[PathBuf]) -> Result<()> {
+    let parent = path.parent().unwrap_or(path);
+    let parent = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
+    if let Some(w) = writable.iter().find(|w| parent.starts_with(w)) {
+        anyhow::bail!(
+            "--audit {}: it is inside {}, which the sandbox can write, so the command could \
+             delete or replace its own audit trail; put it outside the sandbox's writable paths",
+            path.display(),
+            w.display()
+        );
+    }
+    Ok(())
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+/// The running trail.
+pub struct Trail {
+    writer: Writer,
+    plan: Plan,
+    /// Events at `critical` severity seen (for the verdict).
+    critical: Arc<AtomicU64>,
+}
+
+impl Trail {
+    /// Starts the writer (a thread: call after the clone) and records the
+    /// run's start.
+    pub fn start(plan: Plan, details: Map<String, Value>) -> Result<Trail> {
+        let writer = Writer::create(WriterConfig {
+            path: plan.path.clone(),
+            run: plan.run.clone(),
+            labels: plan.labels.clone(),
+            queue: 65536,
+        })
+        .with_context(|| format!("cannot create the audit trail {}", plan.path.display()))?;
+        writer.handle().record("run.start", details);
+        Ok(Trail {
+            writer,
+            plan,
+            critical: Arc::default(),
+        })
+    }
+
+    pub fn handle(&self) -> Handle {
+        self.writer.handle()
+    }
+
+    /// Counts critical events (the proxy's sink reports them here).
+    pub fn critical_counter(&self) -> Arc<AtomicU64> {
+        self.critical.clone()
+    }
+
+    /// Records the run's end and the verdict, and lists the run in the
+    /// index. Returns the trail's path and its line count.
+    pub fn finish(
+        self,
+        end: Map<String, Value>,
+        mut verdict: Map<String, Value>,
+    ) -> Result<(PathBuf, u64)> {
+        let killed = verdict
+            .get("killed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        self.writer.handle().record("run.exit", end);
+        let outcome = if killed {
+            "killed"
+        } else if self.critical.load(Ordering::Relaxed) > 0 {
+            "flagged"
+        } else {
+            "clean"
+        };
+        verdict.insert("outcome".into(), Value::from(outcome));
+        let summary = self.writer.finish(verdict)?;
+        if let Some(index) = &self.plan.index {
+            index.append(&IndexEntry {
+                run: self.plan.run.clone(),
+                path: summary.path.clone(),
+                started: self.plan.started.clone(),
+                ended: now(),
+                labels: self.plan.labels.clone(),
+                command: self.plan.command.clone(),
+                outcome: outcome.to_owned(),
+                lines: summary.lines,
+                last_hash: summary.last_hash.clone(),
+            })?;
+        }
+        Ok((summary.path, summary.lines))
+    }
+}

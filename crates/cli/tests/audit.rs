@@ -1,0 +1,232 @@
+//! The audit trail, end to end: `corral run` writes it (labels on every
+//! line, the proxy's events, the run's end, the verdict), `corral log`
+//! lists, shows and verifies it, and every kind of tampering is caught.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+        .collect()
+}
+
+fn trail_in(env: &Env, name: &str) -> PathBuf {
+    env.scratch("trails").join(name)
+}
+
+#[test]
+fn a_run_leaves_a_labelled_verified_trail() {
+    for_each_identity("a_run_leaves_a_labelled_verified_trail", |env| {
+        let web = common::upstream::http();
+        let p = web.port;
+        let allow = format!("web.test:{p}");
+        let pin = format!("web.test:{p}:127.0.0.1");
+        let script =
+            format!("curl -s http://web.test:{p}/ >/dev/null; curl -s http://evil.test/; exit 3");
+        let out = env.run(&[
+            "run",
+            "--label",
+            "episode=17",
+            "--label",
+            "trajectory=a-1",
+            "--allow-net",
+            &allow,
+            "--resolve",
+            &pin,
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        out.code(3).stderr_has("corral: audit trail: ");
+        let path = out
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("corral: audit trail: "))
+            .and_then(|l| l.split(" (").next())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| panic!("no trail path:\n{out}"));
+        let evs = lines(&path);
+        let kinds: Vec<&str> = evs
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "run.start",
+                "net.connect",
+                "net.connect",
+                "run.exit",
+                "verdict"
+            ],
+            "{evs:?}"
+        );
+        for (i, e) in evs.iter().enumerate() {
+            assert_eq!(e["v"], 1, "{e}");
+            assert_eq!(e["seq"], i as u64, "{e}");
+            assert_eq!(e["labels"]["episode"], "17", "{e}");
+            assert_eq!(e["labels"]["trajectory"], "a-1", "{e}");
+            assert_eq!(e["run"], evs[0]["run"], "{e}");
+        }
+        assert_eq!(evs[1]["decision"], "allow");
+        assert_eq!(evs[2]["decision"], "deny");
+        assert_eq!(evs[2]["host"], "evil.test");
+        assert_eq!(evs[3]["exit_code"], 3);
+        assert_eq!(evs[4]["outcome"], "clean");
+        assert_eq!(evs[4]["denied"], 1);
+        // The index lists it, verify accepts it, show prints it.
+        let run = evs[0]["run"].as_str().unwrap_or_default().to_string();
+        env.run(&["log", "list"])
+            .code(0)
+            .stdout_has(&run)
+            .stdout_has("episode=17");
+        env.run(&["log", "verify", &run[..8]])
+            .code(0)
+            .stdout_has("intact: 5 lines")
+            .stdout_has("last line matches the index");
+        env.run(&["log", "show", &run, "--kind", "net", "--decision", "deny"])
+            .code(0)
+            .stdout_has("net.connect")
+            .stdout_has("evil.test")
+            .lacks("host=web.test")
+            .lacks("run.start");
+    });
+}
+
+#[test]
+fn the_sandbox_cannot_see_the_trails() {
+    as_self("the_sandbox_cannot_see_the_trails", |env| {
+        env.run(&["run", "-q", "--", "true"]).code(0);
+        let out = env.sh(&[], "ls ~/.local/state/corral/runs 2>&1; echo exit $?");
+        out.code(0).stdout_has("Permission denied");
+    });
+}
+
+#[test]
+fn an_audit_file_the_sandbox_could_write_is_refused() {
+    as_self("an_audit_file_the_sandbox_could_write_is_refused", |env| {
+        let inside = env.ws.join("trail.jsonl");
+        env.run(&["run", "--audit", &inside.display().to_string(), "--", "true"])
+            .code(125)
+            .stderr_has("which the sandbox can write, so the command could delete or replace its own audit trail");
+        let exists = trail_in(env, "exists.jsonl");
+        std::fs::write(&exists, "x\n").expect("write");
+        env.run(&[
+            "run",
+            "--audit",
+            &exists.display().to_string(),
+            "--",
+            "true",
+        ])
+        .code(125)
+        .stderr_has("the file exists");
+    });
+}
+
+/// Runs a short command with `--audit FILE` and returns the file.
+fn recorded(env: &Env, name: &str) -> PathBuf {
+    let path = trail_in(env, name);
+    let web = common::upstream::http();
+    let allow = format!("web.test:{}", web.port);
+    let pin = format!("web.test:{}:127.0.0.1", web.port);
+    let url = format!("http://web.test:{}/", web.port);
+    env.run(&[
+        "run",
+        "-q",
+        "--audit",
+        &path.display().to_string(),
+        "--allow-net",
+        &allow,
+        "--resolve",
+        &pin,
+        "--",
+        "sh",
+        "-c",
+        &format!("curl -s {url} >/dev/null; curl -s {url} >/dev/null"),
+    ])
+    .code(0);
+    path
+}
+
+fn rewrite(path: &Path, edit: impl Fn(&mut Vec<String>)) {
+    let text = std::fs::read_to_string(path).expect("read");
+    let mut v: Vec<String> = text.lines().map(str::to_owned).collect();
+    edit(&mut v);
+    std::fs::write(path, v.join("\n") + "\n").expect("write");
+}
+
+#[test]
+fn tampering_is_caught_and_the_first_bad_line_named() {
+    as_self("tampering_is_caught_and_the_first_bad_line_named", |env| {
+        let verify = |p: &Path| env.run(&["log", "verify", &p.display().to_string()]);
+        let good = recorded(env, "good.jsonl");
+        verify(&good).code(0).stdout_has("intact: 5 lines");
+
+        let edited = recorded(env, "edited.jsonl");
+        rewrite(&edited, |v| v[2] = v[2].replace("\"allow\"", "\"deny\""));
+        verify(&edited).code(1).stdout_has("NOT intact: line 4");
+
+        let deleted = recorded(env, "deleted.jsonl");
+        rewrite(&deleted, |v| {
+            v.remove(1);
+        });
+        verify(&deleted).code(1).stdout_has("NOT intact: line 2");
+
+        let swapped = recorded(env, "swapped.jsonl");
+        rewrite(&swapped, |v| v.swap(1, 2));
+        verify(&swapped).code(1).stdout_has("NOT intact: line 2");
+
+        let truncated = recorded(env, "truncated.jsonl");
+        let text = std::fs::read_to_string(&truncated).expect("read");
+        std::fs::write(&truncated, &text[..text.len() - 20]).expect("write");
+        verify(&truncated).code(1).stdout_has("is torn");
+
+        let cut = recorded(env, "cut.jsonl");
+        rewrite(&cut, |v| {
+            v.pop();
+        });
+        verify(&cut).code(1).stdout_has("no verdict");
+    });
+}
+
+#[test]
+fn a_killed_corral_leaves_a_verifiable_prefix() {
+    as_self("a_killed_corral_leaves_a_verifiable_prefix", |env| {
+        let path = trail_in(env, "killed.jsonl");
+        let mut child = env
+            .command(&[
+                "run",
+                "-q",
+                "--audit",
+                &path.display().to_string(),
+                "--",
+                "sh",
+                "-c",
+                "echo ready; sleep 30",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        std::io::BufRead::read_line(&mut out, &mut line).expect("ready");
+        // The run's first line is on disk before corral dies.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_to_string(&path).map_or(true, |t| !t.ends_with('\n'))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        env.run(&["log", "verify", &path.display().to_string()])
+            .code(1)
+            .stdout_has("the 1 line(s) are intact but there is no verdict");
+    });
+}
