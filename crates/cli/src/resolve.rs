@@ -179,6 +179,7 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         },
         allow_degraded: policy.sandbox.dangerously_allow_degraded,
         network: net.as_ref().map(|_| NetPlan),
+        monitor: true,
     };
     Ok(Resolved {
         plan,

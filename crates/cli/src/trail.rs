@@ -95,6 +95,74 @@ pub fn check_outside(path: &std::path::Path, writable: &[PathBuf]) -> Result<()>
     Ok(())
 }
 
+/// What the monitor sees, as trail events: `proc.exec`, `sock.connect`,
+/// `sock.bind`, `sock.listen`. Recording waits for room in the trail's
+/// queue, and the observed call waits with it: back-pressure reaches the
+/// sandbox instead of events being lost.
+pub fn monitor_sink(handle: Handle) -> impl FnMut(corral_sandbox::seccomp::monitor::Observed) {
+    use corral_sandbox::seccomp::monitor::Call;
+    use serde_json::json;
+    // Where each (pid, fd) was bound, for its `listen`.
+    let mut bound: std::collections::HashMap<(u32, i32), String> = Default::default();
+    move |seen| {
+        let pid = seen.pid;
+        let (kind, mut details) = match seen.call {
+            Call::Exec { path, argv, dirfd } => {
+                let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .ok();
+                let ppid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .ok()
+                    .and_then(|s| {
+                        s.lines()
+                            .find_map(|l| l.strip_prefix("PPid:").map(|v| v.trim().to_owned()))
+                    })
+                    .and_then(|v| v.parse::<u32>().ok());
+                (
+                    "proc.exec",
+                    json!({ "path": path, "argv": argv, "dirfd": dirfd, "cwd": cwd, "ppid": ppid }),
+                )
+            }
+            Call::Connect { fd, addr, family } => (
+                "sock.connect",
+                json!({ "fd": fd, "family": family_name(family), "addr": addr }),
+            ),
+            Call::Bind { fd, addr, family } => {
+                if let Some(a) = &addr {
+                    bound.insert((pid, fd), a.clone());
+                }
+                (
+                    "sock.bind",
+                    json!({ "fd": fd, "family": family_name(family), "addr": addr }),
+                )
+            }
+            Call::Listen { fd, backlog } => (
+                "sock.listen",
+                json!({ "fd": fd, "backlog": backlog, "addr": bound.get(&(pid, fd)) }),
+            ),
+        };
+        if let serde_json::Value::Object(map) = &mut details {
+            map.retain(|_, v| !v.is_null());
+            map.insert("pid".into(), pid.into());
+            if !seen.consistent {
+                map.insert("consistent".into(), false.into());
+            }
+            handle.record(kind, std::mem::take(map));
+        }
+    }
+}
+
+fn family_name(family: u16) -> String {
+    match i32::from(family) {
+        libc::AF_UNIX => "unix".into(),
+        libc::AF_INET => "inet".into(),
+        libc::AF_INET6 => "inet6".into(),
+        libc::AF_NETLINK => "netlink".into(),
+        libc::AF_PACKET => "packet".into(),
+        other => format!("family {other}"),
+    }
+}
+
 fn now() -> String {
     humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
 }

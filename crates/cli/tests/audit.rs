@@ -51,13 +51,16 @@ fn a_run_leaves_a_labelled_verified_trail() {
             .and_then(|l| l.split(" (").next())
             .map(PathBuf::from)
             .unwrap_or_else(|| panic!("no trail path:\n{out}"));
-        let evs = lines(&path);
-        let kinds: Vec<&str> = evs
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap_or(""))
-            .collect();
+        let all = lines(&path);
+        let kinds = |pred: &dyn Fn(&str) -> bool| -> Vec<String> {
+            all.iter()
+                .map(|e| e["kind"].as_str().unwrap_or("").to_string())
+                .filter(|k| pred(k))
+                .collect()
+        };
+        // What corral and the proxy record, in order...
         assert_eq!(
-            kinds,
+            kinds(&|k| !k.starts_with("proc.") && !k.starts_with("sock.")),
             [
                 "run.start",
                 "net.connect",
@@ -65,9 +68,32 @@ fn a_run_leaves_a_labelled_verified_trail() {
                 "run.exit",
                 "verdict"
             ],
-            "{evs:?}"
+            "{all:?}"
         );
-        for (i, e) in evs.iter().enumerate() {
+        // ...and what the monitor saw inside: the shell, each curl (a
+        // child of the shell) and its connection to the proxy.
+        let execs: Vec<&Value> = all.iter().filter(|e| e["kind"] == "proc.exec").collect();
+        let argv0: Vec<&str> = execs
+            .iter()
+            .map(|e| e["argv"][0].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(argv0, ["sh", "curl", "curl"], "{all:?}");
+        assert_eq!(execs[1]["ppid"], execs[0]["pid"], "{all:?}");
+        assert!(
+            all.iter().any(|e| e["kind"] == "sock.connect"
+                && e["addr"] == "127.0.0.1:3128"
+                && e["pid"] == execs[1]["pid"]),
+            "{all:?}"
+        );
+        let evs: Vec<Value> = all
+            .iter()
+            .filter(|e| {
+                let k = e["kind"].as_str().unwrap_or("");
+                !k.starts_with("proc.") && !k.starts_with("sock.")
+            })
+            .cloned()
+            .collect();
+        for (i, e) in all.iter().enumerate() {
             assert_eq!(e["v"], 1, "{e}");
             assert_eq!(e["seq"], i as u64, "{e}");
             assert_eq!(e["labels"]["episode"], "17", "{e}");
@@ -88,7 +114,7 @@ fn a_run_leaves_a_labelled_verified_trail() {
             .stdout_has("episode=17");
         env.run(&["log", "verify", &run[..8]])
             .code(0)
-            .stdout_has("intact: 5 lines")
+            .stdout_has(&format!("intact: {} lines", all.len()))
             .stdout_has("last line matches the index");
         env.run(&["log", "show", &run, "--kind", "net", "--decision", "deny"])
             .code(0)
@@ -166,11 +192,21 @@ fn tampering_is_caught_and_the_first_bad_line_named() {
     as_self("tampering_is_caught_and_the_first_bad_line_named", |env| {
         let verify = |p: &Path| env.run(&["log", "verify", &p.display().to_string()]);
         let good = recorded(env, "good.jsonl");
-        verify(&good).code(0).stdout_has("intact: 5 lines");
+        let count = lines(&good).len();
+        verify(&good)
+            .code(0)
+            .stdout_has(&format!("intact: {count} lines"));
 
+        // Editing a line breaks the chain at the next one.
         let edited = recorded(env, "edited.jsonl");
-        rewrite(&edited, |v| v[2] = v[2].replace("\"allow\"", "\"deny\""));
-        verify(&edited).code(1).stdout_has("NOT intact: line 4");
+        let at = lines(&edited)
+            .iter()
+            .position(|e| e["kind"] == "net.connect")
+            .expect("a net.connect line");
+        rewrite(&edited, |v| v[at] = v[at].replace("\"allow\"", "\"deny\""));
+        verify(&edited)
+            .code(1)
+            .stdout_has(&format!("NOT intact: line {}", at + 2));
 
         let deleted = recorded(env, "deleted.jsonl");
         rewrite(&deleted, |v| {
@@ -227,6 +263,92 @@ fn a_killed_corral_leaves_a_verifiable_prefix() {
         let _ = child.wait();
         env.run(&["log", "verify", &path.display().to_string()])
             .code(1)
-            .stdout_has("the 1 line(s) are intact but there is no verdict");
+            .stdout_has("line(s) are intact but there is no verdict");
+    });
+}
+
+#[test]
+fn a_scripted_agent_is_recorded_in_order() {
+    for_each_identity("a_scripted_agent_is_recorded_in_order", |env| {
+        let agent = env.write(
+            "agent.py",
+            r#"
+import socket
+s = socket.socket()
+try:
+    s.connect(("192.0.2.1", 22))
+except OSError as e:
+    print("connect failed:", e.errno)
+l = socket.socket()
+l.bind(("127.0.0.1", 8765))
+l.listen(7)
+print("listening")
+"#,
+        );
+        let path = trail_in(env, "agent.jsonl");
+        let script = format!("python3 {}; kill -KILL $$", agent.display());
+        env.run(&[
+            "run",
+            "-q",
+            "--label",
+            "episode=9",
+            "--audit",
+            &path.display().to_string(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .code(137)
+        .stdout_has("connect failed: 101")
+        .stdout_has("listening");
+        let all = lines(&path);
+        // The story, in order (unix-socket connects of library start-up
+        // left aside).
+        let story: Vec<String> = all
+            .iter()
+            .filter(|e| e["kind"] != "sock.connect" || e["family"] != "unix")
+            .map(|e| {
+                let k = e["kind"].as_str().unwrap_or("");
+                match k {
+                    "proc.exec" => format!("exec {}", e["argv"][0].as_str().unwrap_or("")),
+                    "sock.connect" | "sock.bind" | "sock.listen" => {
+                        format!("{k} {}", e["addr"].as_str().unwrap_or("-"))
+                    }
+                    "run.exit" => format!("exit {}", e["exit_code"]),
+                    other => other.to_string(),
+                }
+            })
+            .collect();
+        assert_eq!(
+            story,
+            [
+                "run.start",
+                "exec sh",
+                "exec python3",
+                "sock.connect 192.0.2.1:22",
+                "sock.bind 127.0.0.1:8765",
+                "sock.listen 127.0.0.1:8765",
+                "exit 137",
+                "verdict"
+            ],
+            "{all:?}"
+        );
+        for e in &all {
+            assert_eq!(e["labels"]["episode"], "9", "{e}");
+        }
+        let python = all
+            .iter()
+            .find(|e| e["kind"] == "proc.exec" && e["argv"][0] == "python3")
+            .expect("python's exec");
+        let connect = all
+            .iter()
+            .find(|e| e["kind"] == "sock.connect" && e["family"] == "inet")
+            .expect("the connect");
+        assert_eq!(connect["pid"], python["pid"], "{all:?}");
+        let exit = all.iter().find(|e| e["kind"] == "run.exit").expect("exit");
+        assert_eq!(exit["ending"], "killed by signal 9", "{exit}");
+        env.run(&["log", "verify", &path.display().to_string()])
+            .code(0);
     });
 }

@@ -42,6 +42,9 @@ pub enum Msg {
     PtyMaster(OwnedFd),
     /// The egress proxy's listening sockets, in [`crate::net::Listeners`] order.
     Listeners(Vec<OwnedFd>),
+    /// The command's seccomp notification listener (sent by the command
+    /// itself, before it execs).
+    Monitor(OwnedFd),
     Failed {
         stage: Stage,
         message: String,
@@ -53,6 +56,7 @@ pub enum Msg {
 const TAG_GO: u8 = b'G';
 const TAG_PTY: u8 = b'P';
 const TAG_LISTENERS: u8 = b'L';
+const TAG_MONITOR: u8 = b'M';
 const TAG_FAILED: u8 = b'E';
 const TAG_EXITED: u8 = b'X';
 const MAX_MSG: usize = 4096;
@@ -77,6 +81,10 @@ pub fn send(fd: RawFd, msg: &Msg) -> io::Result<()> {
         Msg::PtyMaster(master) => {
             buf.push(TAG_PTY);
             fds.push(master.as_raw_fd());
+        }
+        Msg::Monitor(listener) => {
+            buf.push(TAG_MONITOR);
+            fds.push(listener.as_raw_fd());
         }
         Msg::Listeners(socks) => {
             buf.push(TAG_LISTENERS);
@@ -131,6 +139,7 @@ pub fn recv(fd: RawFd) -> io::Result<Option<Msg>> {
         TAG_GO => Msg::Go,
         TAG_PTY => Msg::PtyMaster(received.into_iter().next().ok_or_else(bad)?),
         TAG_LISTENERS => Msg::Listeners(received),
+        TAG_MONITOR => Msg::Monitor(received.into_iter().next().ok_or_else(bad)?),
         TAG_FAILED if len >= 2 => Msg::Failed {
             stage: Stage::from_u8(buf[1]),
             message: String::from_utf8_lossy(&buf[2..len]).into_owned(),

@@ -294,6 +294,14 @@ fn exec_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<std::con
     sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
         .map_err(|e| confine("set no_new_privs", e.to_string()))?;
     sys::drop_all_capabilities().map_err(|e| confine("drop capabilities", e.to_string()))?;
+    if plan.monitor {
+        // Installed first and handed over at once: from here on the
+        // command's exec waits for the supervisor to have seen it.
+        let listener = crate::seccomp::monitor::install()
+            .map_err(|e| confine("load the monitoring seccomp filter", e.to_string()))?;
+        ctl::send(ctx.ctl, &Msg::Monitor(listener))
+            .map_err(|e| confine("hand the monitor to the supervisor", e.to_string()))?;
+    }
     if ctx.landlock {
         landlock::restrict(&plan.landlock).map_err(|e| confine("apply Landlock", e.to_string()))?;
     }
@@ -346,6 +354,13 @@ fn exec(plan: &Plan) -> (Stage, String) {
     // directory on the way, or from a missing `#!` interpreter or loader.)
     let exists = |c: &CString| std::fs::metadata(std::ffi::OsStr::from_bytes(c.as_bytes())).is_ok();
     for candidate in &candidates {
+        // A PATH entry whose file cannot even be looked up is skipped
+        // without an execve (which would fail the same way, and such a
+        // failure never counts, see `exists`), so the monitor records the
+        // exec that runs, not every miss before it.
+        if candidates.len() > 1 && !exists(candidate) {
+            continue;
+        }
         let err = match nix::unistd::execve(candidate, &argv, &env) {
             Ok(never) => match never {},
             Err(e) => e,

@@ -31,6 +31,9 @@ const FORWARDED: [Signal; 6] = [
 /// Runs right after the clone (see [`Launch::after_clone`]).
 pub type AfterClone<'a> = Box<dyn FnOnce(libc::pid_t) -> Result<(), String> + 'a>;
 
+/// Serves the monitor's listener; an error stops the sandbox.
+pub type ServeMonitor<'a> = Box<dyn FnOnce(OwnedFd) -> Result<(), String> + 'a>;
+
 /// Serves the egress proxy's sockets; an error stops the sandbox.
 pub type ServeNetwork<'a> = Box<dyn FnOnce(crate::net::Listeners) -> Result<(), String> + 'a>;
 
@@ -46,6 +49,10 @@ pub struct Launch<'a> {
     /// moment the caller may start threads (the clone must happen while
     /// the process is single-threaded). An error stops the sandbox.
     pub after_clone: Option<AfterClone<'a>>,
+    /// Called once with the command's seccomp notification listener when
+    /// the plan monitors it: the caller serves it (on a thread of its
+    /// own). An error stops the sandbox.
+    pub on_monitor: Option<ServeMonitor<'a>>,
     /// Called once with the egress proxy's listening sockets when the plan
     /// has a network (before the command starts): the caller serves them.
     /// An error stops the sandbox (fail closed).
@@ -141,6 +148,10 @@ pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
     if launch.cgroup.is_none() {
         flags |= libc::CLONE_NEWCGROUP;
     }
+    if plan.monitor {
+        // Compiled here: the command installs it without allocating.
+        seccomp::monitor::prepare();
+    }
     let premade = idmap::prepare(plan).map_err(|e| LaunchError::Idmap(e.to_string()))?;
     let ctx = InitCtx {
         premade: premade
@@ -197,6 +208,7 @@ pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
         kill_at: None,
         timed_out: false,
         on_network: launch.on_network,
+        on_monitor: launch.on_monitor,
     };
     watcher.run(&sfd)?;
     drop(watcher.raw.take());
@@ -255,6 +267,7 @@ struct Watch<'a> {
     kill_at: Option<Instant>,
     timed_out: bool,
     on_network: Option<ServeNetwork<'a>>,
+    on_monitor: Option<ServeMonitor<'a>>,
 }
 
 impl Watch<'_> {
@@ -414,6 +427,16 @@ impl Watch<'_> {
                 let served = match (listeners, self.on_network.take()) {
                     (Some(listeners), Some(serve)) => serve(listeners),
                     _ => Err("the egress proxy's sockets did not arrive as expected".into()),
+                };
+                if let Err(message) = served {
+                    let _ = signal::kill(self.init, Signal::SIGKILL);
+                    self.failure.get_or_insert((Stage::Setup, message));
+                }
+            }
+            Ok(Some(Msg::Monitor(listener))) => {
+                let served = match self.on_monitor.take() {
+                    Some(serve) => serve(listener),
+                    None => Err("the command sent a monitor nobody asked for".into()),
                 };
                 if let Err(message) = served {
                     let _ = signal::kill(self.init, Signal::SIGKILL);

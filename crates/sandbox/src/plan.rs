@@ -26,6 +26,9 @@ pub struct Plan {
     /// The egress proxy's sockets inside the sandbox; `None`: no network
     /// at all (loopback only).
     pub network: Option<NetPlan>,
+    /// Report the command's execs, connects, binds and listens to the
+    /// supervisor (seccomp user notification; see `seccomp::monitor`).
+    pub monitor: bool,
     /// Continue when a required layer is missing (`--allow-degraded`).
     pub allow_degraded: bool,
 }

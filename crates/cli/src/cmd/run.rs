@@ -105,6 +105,19 @@ pub fn run(args: RunArgs) -> Result<i32> {
             Ok(())
         }) as launch::ServeNetwork<'_>
     });
+    let on_monitor = Box::new(|listener: std::os::fd::OwnedFd| {
+        let handle = trail
+            .get()
+            .map(Trail::handle)
+            .ok_or("the monitor arrived before the audit trail was open")?;
+        std::thread::Builder::new()
+            .name("corral-monitor".into())
+            .spawn(move || {
+                corral_sandbox::seccomp::monitor::serve(listener, trail::monitor_sink(handle))
+            })
+            .map(drop)
+            .map_err(|e| format!("cannot start the monitor thread: {e}"))
+    }) as launch::ServeMonitor<'_>;
     let outcome = launch::run(Launch {
         plan,
         filter: &layers.filter,
@@ -112,6 +125,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         landlock: layers.landlock_abi.is_some(),
         memory_rlimit_fallback: layers.memory_rlimit_fallback,
         after_clone: Some(after_clone),
+        on_monitor: Some(on_monitor),
         on_network,
     });
     // The command shared this stderr and may have left it non-blocking;

@@ -1,0 +1,363 @@
+//! Telemetry from inside the sandbox by seccomp user notification: the
+//! command installs a second filter that sends `execve`, `execveat`,
+//! `connect`, `bind` and `listen` to a listener descriptor, which it hands
+//! to the supervisor before it execs. The supervisor reads what the call
+//! names (a path, argv, a socket address) from the caller's memory,
+//! reports it, and lets the call continue.
+//!
+//! Telemetry, never a gate: what is read from a process's memory can be
+//! changed by another thread between the read and the kernel's own read,
+//! so nothing is decided on it; every call is continued. Enforcement stays
+//! in the deny filter, Landlock, the mounts and the network namespace
+//! (the deny filter's EPERM outranks this filter's notification, so a
+//! refused call never waits for the supervisor). If the supervisor goes
+//! away, the kernel fails the notified calls with ENOSYS: the sandbox
+//! stops rather than runs unobserved.
+
+use super::bpf::{Code, ARCH_OFFSET, BPF_JEQ, BPF_JGE, NATIVE_ARCH, NR_OFFSET, X32_SYSCALL_BIT};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::OnceLock;
+
+/// The syscalls reported.
+const WATCHED: [i64; 5] = [
+    libc::SYS_execve,
+    libc::SYS_execveat,
+    libc::SYS_connect,
+    libc::SYS_bind,
+    libc::SYS_listen,
+];
+
+/// Longest path or argument read; longer ones are cut (and marked).
+const MAX_STRING: usize = 4096;
+/// At most this many argv entries are read.
+const MAX_ARGS: usize = 256;
+
+fn program() -> &'static [libc::sock_filter] {
+    static PROGRAM: OnceLock<Vec<libc::sock_filter>> = OnceLock::new();
+    PROGRAM.get_or_init(|| {
+        let mut code = Code::with_capacity(16);
+        let allow = code.ret(libc::SECCOMP_RET_ALLOW);
+        let notify = code.ret(libc::SECCOMP_RET_USER_NOTIF);
+        let mut next = allow;
+        for nr in WATCHED.iter().rev() {
+            next = code.jump(BPF_JEQ, *nr as u32, notify, next);
+        }
+        // x32 numbers and foreign architectures are the deny filter's.
+        let x32 = code.jump(BPF_JGE, X32_SYSCALL_BIT, allow, next);
+        let nr = code.load(NR_OFFSET, x32);
+        let arch = code.jump(BPF_JEQ, NATIVE_ARCH, nr, allow);
+        code.load(ARCH_OFFSET, arch);
+        code.finish()
+    })
+}
+
+/// Compiles the monitor's program (call before fork: the first call
+/// allocates).
+pub fn prepare() {
+    let _ = program();
+}
+
+/// Installs the monitor filter on the calling thread and returns its
+/// listener. After `PR_SET_NO_NEW_PRIVS`; does not allocate once
+/// [`prepare`] ran.
+pub(crate) fn install() -> io::Result<OwnedFd> {
+    let program = program();
+    let prog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: `prog` points to the static program, which outlives the
+    // call; the kernel copies it and does not write through the pointer.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as libc::c_uint,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: seccomp returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// A call seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// `execve` or `execveat` (then `dirfd` and `flags`).
+    Exec {
+        path: String,
+        argv: Vec<String>,
+        dirfd: Option<i32>,
+    },
+    /// `addr`: `IP:PORT` for IPv4/IPv6, the path (or `@name` for an
+    /// abstract name) for a unix socket.
+    Connect {
+        fd: i32,
+        addr: Option<String>,
+        family: u16,
+    },
+    Bind {
+        fd: i32,
+        addr: Option<String>,
+        family: u16,
+    },
+    Listen {
+        fd: i32,
+        backlog: i32,
+    },
+}
+
+/// One observation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Host pid of the caller.
+    pub pid: u32,
+    pub call: Call,
+    /// The call was still pending after its memory was read (else what
+    /// was read may be from another moment, or another program).
+    pub consistent: bool,
+}
+
+/// Serves the listener until every process under the filter is gone,
+/// handing each observation to `sink` and continuing every call.
+pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed)) {
+    let fd = listener.as_raw_fd();
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; no timeout.
+        let n = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if pfd.revents & libc::POLLIN == 0 {
+            // POLLHUP: no process is left under the filter.
+            return;
+        }
+        // SAFETY: seccomp_notif is plain old data; the kernel requires it zeroed.
+        let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: RECV fills the seccomp_notif we own.
+        let rc = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) };
+        if rc < 0 {
+            match io::Error::last_os_error().raw_os_error() {
+                // The caller went away, or a signal: next one.
+                Some(libc::ENOENT) | Some(libc::EINTR) => continue,
+                _ => return,
+            }
+        }
+        let call = read_call(&notif);
+        let consistent = id_valid(fd, notif.id);
+        // Reported before the call goes on: when the command ends, every
+        // call it made is on record (and a full trail holds it back).
+        if let Some(call) = call {
+            sink(Observed {
+                pid: notif.pid,
+                call,
+                consistent,
+            });
+        }
+        respond_continue(fd, notif.id);
+    }
+}
+
+fn id_valid(fd: i32, id: u64) -> bool {
+    let mut id = id;
+    // SAFETY: ID_VALID reads the u64 we pass.
+    unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &mut id) == 0 }
+}
+
+fn respond_continue(fd: i32, id: u64) {
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: 0,
+        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+    };
+    // SAFETY: SEND reads the response we own. A failure means the caller
+    // is gone (ENOENT): nothing to do.
+    let _ = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+}
+
+fn read_call(n: &libc::seccomp_notif) -> Option<Call> {
+    let pid = n.pid;
+    let a = n.data.args;
+    let nr = i64::from(n.data.nr);
+    if nr == libc::SYS_execve || nr == libc::SYS_execveat {
+        let (path_at, argv_at, dirfd) = if nr == libc::SYS_execve {
+            (a[0], a[1], None)
+        } else {
+            (a[1], a[2], Some(a[0] as i32))
+        };
+        return Some(Call::Exec {
+            path: read_string(pid, path_at).unwrap_or_default(),
+            argv: read_argv(pid, argv_at),
+            dirfd,
+        });
+    }
+    if nr == libc::SYS_connect || nr == libc::SYS_bind {
+        let fd = a[0] as i32;
+        let (family, addr) = read_sockaddr(pid, a[1], a[2] as usize);
+        return Some(if nr == libc::SYS_connect {
+            Call::Connect { fd, addr, family }
+        } else {
+            Call::Bind { fd, addr, family }
+        });
+    }
+    if nr == libc::SYS_listen {
+        return Some(Call::Listen {
+            fd: a[0] as i32,
+            backlog: a[1] as i32,
+        });
+    }
+    None
+}
+
+/// Reads `len` bytes at `addr` in process `pid` (fewer at an unmapped end).
+fn read_mem(pid: u32, addr: u64, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    let local = [std::io::IoSliceMut::new(&mut buf)];
+    let remote = [nix::sys::uio::RemoteIoVec {
+        base: addr as usize,
+        len,
+    }];
+    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    let mut local = local;
+    match nix::sys::uio::process_vm_readv(pid, &mut local, &remote) {
+        Ok(n) => {
+            buf.truncate(n);
+            buf
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A NUL-terminated string, read page by page (a string may end right
+/// before an unmapped page).
+fn read_string(pid: u32, addr: u64) -> Option<String> {
+    if addr == 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut at = addr;
+    while out.len() < MAX_STRING {
+        let to_page_end = 4096 - (at as usize % 4096);
+        let chunk = read_mem(pid, at, to_page_end.min(MAX_STRING - out.len()));
+        if chunk.is_empty() {
+            break;
+        }
+        if let Some(end) = chunk.iter().position(|b| *b == 0) {
+            out.extend_from_slice(&chunk[..end]);
+            return Some(String::from_utf8_lossy(&out).into_owned());
+        }
+        at += chunk.len() as u64;
+        out.extend_from_slice(&chunk);
+    }
+    out.extend_from_slice("…".as_bytes());
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn read_argv(pid: u32, addr: u64) -> Vec<String> {
+    if addr == 0 {
+        return Vec::new();
+    }
+    let raw = read_mem(pid, addr, MAX_ARGS * 8);
+    let mut argv = Vec::new();
+    for ptr in raw.chunks_exact(8) {
+        let p = u64::from_ne_bytes(ptr.try_into().unwrap_or([0; 8]));
+        if p == 0 {
+            return argv;
+        }
+        argv.push(read_string(pid, p).unwrap_or_default());
+    }
+    argv.push("…".into());
+    argv
+}
+
+/// The family and the address of a `sockaddr`: `IP:PORT` for IPv4 and
+/// IPv6, the path for a unix socket (`@name` for an abstract one).
+fn read_sockaddr(pid: u32, addr: u64, len: usize) -> (u16, Option<String>) {
+    if addr == 0 || len < 2 {
+        return (0, None);
+    }
+    let raw = read_mem(pid, addr, len.min(128));
+    if raw.len() < 2 {
+        return (0, None);
+    }
+    let family = u16::from_ne_bytes([raw[0], raw[1]]);
+    let port = |r: &[u8]| u16::from_be_bytes([r[2], r[3]]);
+    let parsed = match i32::from(family) {
+        libc::AF_INET if raw.len() >= 8 => Some(
+            SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::new(raw[4], raw[5], raw[6], raw[7])),
+                port(&raw),
+            )
+            .to_string(),
+        ),
+        libc::AF_INET6 if raw.len() >= 24 => {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(&raw[8..24]);
+            Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(octets)), port(&raw)).to_string())
+        }
+        libc::AF_UNIX if raw.len() > 2 => {
+            let path = &raw[2..];
+            Some(match path.split_first() {
+                Some((0, name)) => format!("@{}", String::from_utf8_lossy(name)),
+                _ => {
+                    let end = path.iter().position(|b| *b == 0).unwrap_or(path.len());
+                    String::from_utf8_lossy(&path[..end]).into_owned()
+                }
+            })
+        }
+        _ => None,
+    };
+    (family, parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_program_notifies_exactly_the_watched_calls() {
+        let p = program();
+        // A notify return and an allow return, and a load of arch first.
+        assert!(p.iter().any(|i| i.k == libc::SECCOMP_RET_USER_NOTIF));
+        assert!(p.iter().any(|i| i.k == libc::SECCOMP_RET_ALLOW));
+        for nr in WATCHED {
+            assert!(p.iter().any(|i| i.k == nr as u32), "{nr} is checked");
+        }
+    }
+
+    #[test]
+    fn reads_its_own_memory() {
+        let s = std::ffi::CString::new("hello").expect("cstring");
+        let me = std::process::id();
+        assert_eq!(read_string(me, s.as_ptr() as u64).as_deref(), Some("hello"));
+        let argv = [s.as_ptr(), std::ptr::null()];
+        assert_eq!(
+            read_argv(me, argv.as_ptr() as u64),
+            vec!["hello".to_string()]
+        );
+        // sockaddr_in for 192.0.2.1:22
+        let sa: [u8; 16] = [2, 0, 0, 22, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+        let (family, addr) = read_sockaddr(me, sa.as_ptr() as u64, sa.len());
+        assert_eq!(family, libc::AF_INET as u16);
+        assert_eq!(addr.as_deref(), Some("192.0.2.1:22"));
+        let mut un = [0u8; 20];
+        un[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+        un[2..10].copy_from_slice(b"/run/x.s");
+        let (_, addr) = read_sockaddr(me, un.as_ptr() as u64, un.len());
+        assert_eq!(addr.as_deref(), Some("/run/x.s"));
+    }
+}
