@@ -178,7 +178,11 @@ impl Writer {
             dropped: Arc::clone(&dropped),
             reported: 0,
         };
+        // A small stack: the writer only encodes and hashes (a default
+        // 2 MiB stack costs a sandbox launch measurable time to map and
+        // unmap).
         let thread = std::thread::Builder::new()
+            .stack_size(256 * 1024)
             .name("corral-audit".into())
             .spawn(move || thread.run())
             .map_err(|source| AuditError::Spawn {

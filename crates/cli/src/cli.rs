@@ -143,6 +143,12 @@ pub struct RunArgs {
     /// Do not print the one-line header on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not record what happens inside the sandbox (execs, connects,
+    /// binds, listens): the trail keeps the run, the network and the
+    /// verdict. For measuring the monitor's cost, or a kernel without
+    /// seccomp user notification.
+    #[arg(long)]
+    pub no_monitor: bool,
     /// Write the audit trail to FILE (a new file; default: the state
     /// directory's runs/RUN.jsonl, listed by `corral log list`).
     #[arg(long, value_name = "FILE")]

@@ -96,6 +96,7 @@ impl Reporter {
     pub fn start(log: Option<File>, defer: bool) -> Result<Reporter> {
         let (tx, rx) = sync_channel(QUEUE);
         let writer = std::thread::Builder::new()
+            .stack_size(256 * 1024)
             .name("corral-netlog".into())
             .spawn(move || write_events(rx, log, defer))
             .context("cannot start the network event writer")?;

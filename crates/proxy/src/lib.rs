@@ -95,6 +95,7 @@ pub fn start(sockets: Sockets, policy: NetPolicy, sink: Sink) -> Result<Proxy, S
         // Name lookups (getaddrinfo) run here; bounded like connections.
         .max_blocking_threads(64)
         .thread_name("corral-proxy")
+        .thread_stack_size(512 * 1024)
         .enable_all()
         .build()
         .map_err(StartError::Runtime)?;

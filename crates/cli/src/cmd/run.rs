@@ -21,7 +21,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
             .deny_read
             .push(dir.to_string_lossy().into_owned());
     }
-    let resolved = resolve::resolve(&policy, &args.command)?;
+    let mut resolved = resolve::resolve(&policy, &args.command)?;
+    resolved.plan.monitor = !args.no_monitor;
     let plan = &resolved.plan;
     // The host paths the sandbox can write (its private /tmp is not one).
     let writable: Vec<std::path::PathBuf> = plan
@@ -71,6 +72,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         "cwd": plan.cwd,
         "header": &header,
         "network": resolved.net.is_some(),
+        "monitor": plan.monitor,
     }));
     let after_clone = Box::new(|init_pid: libc::pid_t| {
         let mut details = start_details;
@@ -105,19 +107,22 @@ pub fn run(args: RunArgs) -> Result<i32> {
             Ok(())
         }) as launch::ServeNetwork<'_>
     });
-    let on_monitor = Box::new(|listener: std::os::fd::OwnedFd| {
-        let handle = trail
-            .get()
-            .map(Trail::handle)
-            .ok_or("the monitor arrived before the audit trail was open")?;
-        std::thread::Builder::new()
-            .name("corral-monitor".into())
-            .spawn(move || {
-                corral_sandbox::seccomp::monitor::serve(listener, trail::monitor_sink(handle))
-            })
-            .map(drop)
-            .map_err(|e| format!("cannot start the monitor thread: {e}"))
-    }) as launch::ServeMonitor<'_>;
+    let on_monitor = plan.monitor.then(|| {
+        Box::new(|listener: std::os::fd::OwnedFd| {
+            let handle = trail
+                .get()
+                .map(Trail::handle)
+                .ok_or("the monitor arrived before the audit trail was open")?;
+            std::thread::Builder::new()
+                .name("corral-monitor".into())
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    corral_sandbox::seccomp::monitor::serve(listener, trail::monitor_sink(handle))
+                })
+                .map(drop)
+                .map_err(|e| format!("cannot start the monitor thread: {e}"))
+        }) as launch::ServeMonitor<'_>
+    });
     let outcome = launch::run(Launch {
         plan,
         filter: &layers.filter,
@@ -125,7 +130,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         landlock: layers.landlock_abi.is_some(),
         memory_rlimit_fallback: layers.memory_rlimit_fallback,
         after_clone: Some(after_clone),
-        on_monitor: Some(on_monitor),
+        on_monitor,
         on_network,
     });
     // The command shared this stderr and may have left it non-blocking;
