@@ -50,7 +50,7 @@ impl AuditSink {
 }
 
 /// Events waiting for the writer.
-const QUEUE: usize = 16 * 1024;
+const QUEUE: usize = 1024;
 /// Distinct refusal lines remembered (and printed); past that they are
 /// counted only, so a flood of unique names cannot grow corral's memory.
 const MAX_LINES: usize = 1000;

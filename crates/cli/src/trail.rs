@@ -183,7 +183,9 @@ impl Trail {
             path: plan.path.clone(),
             run: plan.run.clone(),
             labels: plan.labels.clone(),
-            queue: 65536,
+            // Enough to absorb bursts; the channel allocates (and touches)
+            // all of it up front, which a launch pays for.
+            queue: 4096,
         })
         .with_context(|| format!("cannot create the audit trail {}", plan.path.display()))?;
         writer.handle().record("run.start", details);
