@@ -143,6 +143,11 @@ pub struct RunArgs {
     /// Do not print the one-line header on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// How often to sample the sandbox's processes (CPU, memory, threads)
+    /// into the audit trail, e.g. 500ms, 2s; 0 turns sampling off.
+    /// Default 1s.
+    #[arg(long, value_name = "DURATION")]
+    pub sample_interval: Option<String>,
     /// Do not record what happens inside the sandbox (execs, connects,
     /// binds, listens): the trail keeps the run, the network and the
     /// verdict. For measuring the monitor's cost, or a kernel without

@@ -152,6 +152,75 @@ pub fn monitor_sink(handle: Handle) -> impl FnMut(corral_sandbox::seccomp::monit
     }
 }
 
+/// Samples the sandbox's processes every `interval` into the trail
+/// (`resource.sample`: the whole sandbox, and its busiest processes), until
+/// told to stop.
+pub struct Sampler {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Processes listed per sample (the busiest by CPU); the totals count all.
+const SAMPLE_TOP: usize = 8;
+
+impl Sampler {
+    pub fn start(handle: Handle, init_pid: i32, interval: std::time::Duration) -> Result<Sampler> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("corral-sampler".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                use corral_sandbox::sample::{cpu_percent, sample};
+                let mut before = sample(init_pid);
+                let mut at = std::time::Instant::now();
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(interval)
+                {
+                    let now = sample(init_pid);
+                    let elapsed = at.elapsed().as_millis() as u64;
+                    at = std::time::Instant::now();
+                    let pct = cpu_percent(&before, &now, elapsed);
+                    let mut procs: Vec<_> = now
+                        .iter()
+                        .map(|p| (pct.get(&p.pid).copied().unwrap_or(0.0), p))
+                        .collect();
+                    procs.sort_by(|a, b| b.0.total_cmp(&a.0));
+                    let round = |v: f64| (v * 10.0).round() / 10.0;
+                    let top: Vec<serde_json::Value> = procs
+                        .iter()
+                        .take(SAMPLE_TOP)
+                        .map(|(cpu, p)| {
+                            serde_json::json!({
+                                "pid": p.pid, "comm": p.comm, "cpu_percent": round(*cpu),
+                                "cpu_ms": p.cpu_ms, "rss_kib": p.rss_kib, "threads": p.threads,
+                            })
+                        })
+                        .collect();
+                    let details = serde_json::json!({
+                        "interval_ms": elapsed,
+                        "processes": now.len(),
+                        "threads": now.iter().map(|p| p.threads).sum::<u64>(),
+                        "cpu_percent": round(procs.iter().map(|(c, _)| c).sum::<f64>()),
+                        "rss_kib": now.iter().map(|p| p.rss_kib).sum::<u64>(),
+                        "top": top,
+                    });
+                    if let serde_json::Value::Object(map) = details {
+                        handle.record("resource.sample", map);
+                    }
+                    before = now;
+                }
+            })
+            .context("cannot start the resource sampler")?;
+        Ok(Sampler { stop, thread })
+    }
+
+    /// Stops sampling (at once, not at the next tick) and waits for it.
+    pub fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
 fn family_name(family: u16) -> String {
     match i32::from(family) {
         libc::AF_UNIX => "unix".into(),

@@ -60,7 +60,9 @@ fn a_run_leaves_a_labelled_verified_trail() {
         };
         // What corral and the proxy record, in order...
         assert_eq!(
-            kinds(&|k| !k.starts_with("proc.") && !k.starts_with("sock.")),
+            kinds(&|k| !k.starts_with("proc.")
+                && !k.starts_with("sock.")
+                && k != "resource.sample"),
             [
                 "run.start",
                 "net.connect",
@@ -89,7 +91,7 @@ fn a_run_leaves_a_labelled_verified_trail() {
             .iter()
             .filter(|e| {
                 let k = e["kind"].as_str().unwrap_or("");
-                !k.starts_with("proc.") && !k.starts_with("sock.")
+                !k.starts_with("proc.") && !k.starts_with("sock.") && k != "resource.sample"
             })
             .cloned()
             .collect();
@@ -307,6 +309,8 @@ print("listening")
         // left aside).
         let story: Vec<String> = all
             .iter()
+            // (samples depend on timing)
+            .filter(|e| e["kind"] != "resource.sample")
             .filter(|e| e["kind"] != "sock.connect" || e["family"] != "unix")
             .map(|e| {
                 let k = e["kind"].as_str().unwrap_or("");
@@ -350,5 +354,63 @@ print("listening")
         assert_eq!(exit["ending"], "killed by signal 9", "{exit}");
         env.run(&["log", "verify", &path.display().to_string()])
             .code(0);
+    });
+}
+
+#[test]
+fn resources_are_sampled_into_the_trail() {
+    as_self("resources_are_sampled_into_the_trail", |env| {
+        let busy = "import time\nt = time.time()\nwhile time.time() - t < 1.0:\n    pass\n";
+        let script = env.write("busy.py", busy);
+        let path = trail_in(env, "sampled.jsonl");
+        env.run(&[
+            "run",
+            "-q",
+            "--sample-interval",
+            "200ms",
+            "--audit",
+            &path.display().to_string(),
+            "--",
+            "python3",
+            &script.display().to_string(),
+        ])
+        .code(0);
+        let samples: Vec<Value> = lines(&path)
+            .into_iter()
+            .filter(|e| e["kind"] == "resource.sample")
+            .collect();
+        assert!(samples.len() >= 2, "{samples:?}");
+        let python: Vec<&Value> = samples
+            .iter()
+            .flat_map(|s| s["top"].as_array().into_iter().flatten())
+            .filter(|p| p["comm"] == "python3")
+            .collect();
+        assert!(!python.is_empty(), "{samples:?}");
+        let cpu: Vec<u64> = python
+            .iter()
+            .map(|p| p["cpu_ms"].as_u64().unwrap_or(0))
+            .collect();
+        assert!(
+            cpu.last() > cpu.first(),
+            "the busy loop's CPU time grows: {cpu:?}"
+        );
+        assert!(python
+            .iter()
+            .all(|p| p["rss_kib"].as_u64().unwrap_or(0) > 0));
+        // Off when asked.
+        let quiet = trail_in(env, "unsampled.jsonl");
+        env.run(&[
+            "run",
+            "-q",
+            "--sample-interval",
+            "0",
+            "--audit",
+            &quiet.display().to_string(),
+            "--",
+            "python3",
+            &script.display().to_string(),
+        ])
+        .code(0);
+        assert!(lines(&quiet).iter().all(|e| e["kind"] != "resource.sample"));
     });
 }

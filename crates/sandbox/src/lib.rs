@@ -21,6 +21,7 @@ pub mod net;
 pub mod plan;
 pub mod probe;
 pub mod rlimit;
+pub mod sample;
 pub mod seccomp;
 mod sys;
 #[cfg(test)]

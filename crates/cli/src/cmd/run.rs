@@ -66,6 +66,16 @@ pub fn run(args: RunArgs) -> Result<i32> {
     // proxy and the event writer are threads, and the clone must happen
     // while corral is single-threaded.
     let trail: OnceCell<Trail> = OnceCell::new();
+    let sampler: OnceCell<trail::Sampler> = OnceCell::new();
+    let interval = args
+        .sample_interval
+        .as_deref()
+        .map(|s| {
+            s.parse::<corral_policy::Duration>()
+                .map_err(|e| anyhow::anyhow!("--sample-interval {s:?}: {e}"))
+        })
+        .transpose()?
+        .map_or(std::time::Duration::from_secs(1), |d| d.0);
     let audit_sink: OnceCell<AuditSink> = OnceCell::new();
     let start_details = json_map(serde_json::json!({
         "command": &trail_plan.command,
@@ -83,6 +93,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
             critical: started.critical_counter(),
             denied: std::sync::Arc::default(),
         });
+        if !interval.is_zero() {
+            let s = trail::Sampler::start(started.handle(), init_pid, interval)
+                .map_err(|e| format!("{e:#}"))?;
+            let _ = sampler.set(s);
+        }
         let _ = trail.set(started);
         Ok(())
     }) as launch::AfterClone<'_>;
@@ -133,6 +148,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
         on_monitor,
         on_network,
     });
+    if let Some(s) = sampler.into_inner() {
+        s.finish();
+    }
     // The command shared this stderr and may have left it non-blocking;
     // what corral prints now must not fail (or panic) for that.
     corral_sandbox::tty::set_blocking(libc::STDERR_FILENO);

@@ -1,0 +1,148 @@
+//! Resource samples of a running sandbox: every process below its init
+//! (CPU time, resident memory, threads), read from `/proc` on the host
+//! side. Telemetry for the audit trail and the detectors; the limits
+//! themselves are enforced by cgroups and rlimits.
+
+use std::collections::HashMap;
+
+/// At most this many processes are read per sample.
+const MAX_PROCESSES: usize = 4096;
+
+/// One process at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcSample {
+    /// Host pid.
+    pub pid: u32,
+    pub comm: String,
+    /// User + system CPU time, milliseconds.
+    pub cpu_ms: u64,
+    pub rss_kib: u64,
+    pub threads: u64,
+}
+
+/// Every process of the sandbox (init excluded) at one moment.
+pub fn sample(init_pid: i32) -> Vec<ProcSample> {
+    let tick_ms = 1000 / clock_ticks().max(1);
+    let page_kib = page_size() / 1024;
+    descendants(init_pid)
+        .into_iter()
+        .filter_map(|pid| read_proc(pid, tick_ms, page_kib))
+        .collect()
+}
+
+/// CPU use between two samples, in percent of one core, per pid: the
+/// processes of `now` that were already in `before`, or new since.
+pub fn cpu_percent(
+    before: &[ProcSample],
+    now: &[ProcSample],
+    elapsed_ms: u64,
+) -> HashMap<u32, f64> {
+    let old: HashMap<u32, u64> = before.iter().map(|p| (p.pid, p.cpu_ms)).collect();
+    now.iter()
+        .map(|p| {
+            let used = p
+                .cpu_ms
+                .saturating_sub(old.get(&p.pid).copied().unwrap_or(0));
+            (p.pid, 100.0 * used as f64 / elapsed_ms.max(1) as f64)
+        })
+        .collect()
+}
+
+fn clock_ticks() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(100)
+}
+
+fn page_size() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(4096)
+}
+
+/// `/proc/PID/stat` and `statm`; `None` once the process is gone.
+fn read_proc(pid: u32, tick_ms: u64, page_kib: u64) -> Option<ProcSample> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces or ')'.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_owned();
+    let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
+    // After the name: state(0) ... utime(11) stime(12) ... num_threads(17).
+    let num = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let cpu_ms = (num(11)? + num(12)?) * tick_ms;
+    let threads = num(17)?;
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let rss_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(ProcSample {
+        pid,
+        comm,
+        cpu_ms,
+        rss_kib: rss_pages * page_kib,
+        threads,
+    })
+}
+
+/// Every process below `init_pid` (not init itself).
+fn descendants(init_pid: i32) -> Vec<u32> {
+    let mut found: Vec<u32> = Vec::new();
+    let mut queue = vec![u32::try_from(init_pid).unwrap_or(0)];
+    while let Some(pid) = queue.pop() {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+        for task in tasks.into_iter().flatten().flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                if found.len() >= MAX_PROCESSES {
+                    return found;
+                }
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_a_child_that_burns_cpu() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .expect("spawn a busy child");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let me = std::process::id() as i32;
+        let first = sample(me);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let second = sample(me);
+        let _ = child.kill();
+        let _ = child.wait();
+        let busy = second
+            .iter()
+            .find(|p| p.pid == child.id())
+            .expect("the child is sampled");
+        assert_eq!(busy.comm, "sh");
+        assert!(busy.threads >= 1);
+        assert!(busy.rss_kib > 0);
+        assert!(busy.cpu_ms > 0, "{busy:?}");
+        let pct = cpu_percent(&first, &second, 300);
+        assert!(pct.contains_key(&child.id()));
+    }
+
+    #[test]
+    fn names_with_parentheses_and_spaces_parse() {
+        // Our own stat, whatever our name: the parser must not depend on it.
+        let me = std::process::id();
+        let s = read_proc(me, 10, 4).expect("our own stat");
+        assert_eq!(s.pid, me);
+        assert!(s.threads >= 1);
+    }
+}
