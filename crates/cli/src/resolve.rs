@@ -167,6 +167,7 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         seccomp: SeccompPlan {
             allow_nested_namespaces: policy.sandbox.dangerously_allow_nested_namespaces,
             deny_affinity_changes: false,
+            notify: true,
         },
         landlock: fs_resolved.landlock.clone(),
         limits: LimitsPlan {
@@ -179,7 +180,6 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         },
         allow_degraded: policy.sandbox.dangerously_allow_degraded,
         network: net.as_ref().map(|_| NetPlan),
-        monitor: true,
     };
     Ok(Resolved {
         plan,

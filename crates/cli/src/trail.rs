@@ -136,6 +136,14 @@ pub fn monitor_sink(handle: Handle) -> impl FnMut(corral_sandbox::seccomp::monit
                     json!({ "fd": fd, "family": family_name(family), "addr": addr }),
                 )
             }
+            Call::Denied {
+                syscall,
+                reason,
+                args,
+            } => (
+                "sys.denied",
+                json!({ "syscall": syscall, "reason": reason, "args": args, "errno": "EPERM" }),
+            ),
             Call::Listen { fd, backlog } => (
                 "sock.listen",
                 json!({ "fd": fd, "backlog": backlog, "addr": bound.get(&(pid, fd)) }),

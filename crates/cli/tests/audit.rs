@@ -414,3 +414,39 @@ fn resources_are_sampled_into_the_trail() {
         assert!(lines(&quiet).iter().all(|e| e["kind"] != "resource.sample"));
     });
 }
+
+#[test]
+fn refused_syscalls_are_recorded_and_still_refused() {
+    for_each_identity("refused_syscalls_are_recorded_and_still_refused", |env| {
+        let path = trail_in(env, "denied.jsonl");
+        env.run(&[
+            "run",
+            "-q",
+            "--audit",
+            &path.display().to_string(),
+            "--",
+            "sh",
+            "-c",
+            "unshare -U true; echo unshare-exit $?",
+        ])
+        .code(0)
+        .stdout_has("unshare-exit 1")
+        .stderr_has("Operation not permitted");
+        let all = lines(&path);
+        let denied = all
+            .iter()
+            .find(|e| e["kind"] == "sys.denied")
+            .unwrap_or_else(|| panic!("no sys.denied: {all:?}"));
+        assert_eq!(denied["syscall"], "unshare", "{denied}");
+        assert_eq!(denied["errno"], "EPERM", "{denied}");
+        assert!(
+            denied["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{denied}"
+        );
+        let exec = all
+            .iter()
+            .find(|e| e["kind"] == "proc.exec" && e["argv"][0] == "unshare")
+            .unwrap_or_else(|| panic!("no exec of unshare: {all:?}"));
+        assert_eq!(denied["pid"], exec["pid"], "{all:?}");
+    });
+}

@@ -294,20 +294,19 @@ fn exec_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<std::con
     sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
         .map_err(|e| confine("set no_new_privs", e.to_string()))?;
     sys::drop_all_capabilities().map_err(|e| confine("drop capabilities", e.to_string()))?;
-    if plan.monitor {
-        // Installed first and handed over at once: from here on the
-        // command's exec waits for the supervisor to have seen it.
-        let listener = crate::seccomp::monitor::install()
-            .map_err(|e| confine("load the monitoring seccomp filter", e.to_string()))?;
-        ctl::send(ctx.ctl, &Msg::Monitor(listener))
-            .map_err(|e| confine("hand the monitor to the supervisor", e.to_string()))?;
-    }
     if ctx.landlock {
         landlock::restrict(&plan.landlock).map_err(|e| confine("apply Landlock", e.to_string()))?;
     }
-    ctx.filter
+    let listener = ctx
+        .filter
         .install()
         .map_err(|e| confine("load seccomp filter", e.to_string()))?;
+    if let Some(listener) = listener {
+        // Handed over at once: from here on the command's exec (and any
+        // denied call) waits for the supervisor.
+        ctl::send(ctx.ctl, &Msg::Monitor(listener))
+            .map_err(|e| confine("hand the monitor to the supervisor", e.to_string()))?;
+    }
     Err(exec(plan))
 }
 

@@ -148,10 +148,6 @@ pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
     if launch.cgroup.is_none() {
         flags |= libc::CLONE_NEWCGROUP;
     }
-    if plan.monitor {
-        // Compiled here: the command installs it without allocating.
-        seccomp::monitor::prepare();
-    }
     let premade = idmap::prepare(plan).map_err(|e| LaunchError::Idmap(e.to_string()))?;
     let ctx = InitCtx {
         premade: premade

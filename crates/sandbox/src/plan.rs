@@ -26,9 +26,6 @@ pub struct Plan {
     /// The egress proxy's sockets inside the sandbox; `None`: no network
     /// at all (loopback only).
     pub network: Option<NetPlan>,
-    /// Report the command's execs, connects, binds and listens to the
-    /// supervisor (seccomp user notification; see `seccomp::monitor`).
-    pub monitor: bool,
     /// Continue when a required layer is missing (`--allow-degraded`).
     pub allow_degraded: bool,
 }
@@ -128,6 +125,9 @@ pub struct SeccompPlan {
     /// Also deny sched_setaffinity (when the CPU limit is enforced by
     /// affinity because no cgroup is available, so it cannot be widened).
     pub deny_affinity_changes: bool,
+    /// Report denials and the monitor's watched calls to a listener the
+    /// supervisor serves (see `seccomp::monitor`).
+    pub notify: bool,
 }
 
 /// Landlock rules, the second filesystem layer: the same read/write sets

@@ -22,7 +22,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
             .push(dir.to_string_lossy().into_owned());
     }
     let mut resolved = resolve::resolve(&policy, &args.command)?;
-    resolved.plan.monitor = !args.no_monitor;
+    // The monitor: denials and watched calls reported by the filter.
+    resolved.plan.seccomp.notify = !args.no_monitor;
     let plan = &resolved.plan;
     // The host paths the sandbox can write (its private /tmp is not one).
     let writable: Vec<std::path::PathBuf> = plan
@@ -82,7 +83,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         "cwd": plan.cwd,
         "header": &header,
         "network": resolved.net.is_some(),
-        "monitor": plan.monitor,
+        "monitor": plan.seccomp.notify,
     }));
     let after_clone = Box::new(|init_pid: libc::pid_t| {
         let mut details = start_details;
@@ -122,7 +123,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
             Ok(())
         }) as launch::ServeNetwork<'_>
     });
-    let on_monitor = plan.monitor.then(|| {
+    let on_monitor = plan.seccomp.notify.then(|| {
         Box::new(|listener: std::os::fd::OwnedFd| {
             let handle = trail
                 .get()

@@ -31,14 +31,22 @@ pub(super) struct Entry {
     pub(super) nr: u32,
     pub(super) action: Action,
     pub(super) args: Args,
+    /// Not a rule: a call the monitor watches (notify mode only; the
+    /// table never names it).
+    pub(super) watch: bool,
 }
 
-/// Compiles `entries` (sorted by number, unique) into a program.
-pub(super) fn compile(entries: &[Entry]) -> Vec<libc::sock_filter> {
+/// Compiles `entries` (sorted by number, unique) into a program. In
+/// `notify` mode every EPERM outcome, and every watched entry, is a user
+/// notification instead: the supervisor answers a denied call with EPERM
+/// (and records it) and lets a watched one continue (and records it).
+/// ENOSYS rules and the x32 guard still answer in the kernel.
+pub(super) fn compile(entries: &[Entry], notify: bool) -> Vec<libc::sock_filter> {
     debug_assert!(entries.windows(2).all(|w| w[0].nr < w[1].nr));
     let mut code = Code::with_capacity(8 + 3 * entries.len());
     let allow = code.ret(libc::SECCOMP_RET_ALLOW);
     let eperm = code.ret(ret_errno(libc::EPERM));
+    let notified = notify.then(|| code.ret(libc::SECCOMP_RET_USER_NOTIF));
     let enosys = entries
         .iter()
         .any(|e| e.action == Action::Enosys)
@@ -49,9 +57,11 @@ pub(super) fn compile(entries: &[Entry]) -> Vec<libc::sock_filter> {
     let mut ranges: Vec<(u32, Label)> = Vec::with_capacity(2 * entries.len() + 1);
     ranges.push((0, allow));
     for entry in entries {
-        let deny = match entry.action {
-            Action::Eperm => eperm,
-            Action::Enosys => enosys.unwrap_or(eperm),
+        let deny = match (entry.action, notified) {
+            (_, Some(n)) if entry.watch => n,
+            (Action::Eperm, Some(n)) => n,
+            (Action::Eperm, None) => eperm,
+            (Action::Enosys, _) => enosys.unwrap_or(eperm),
         };
         let outcome = match entry.args {
             Args::Any => deny,

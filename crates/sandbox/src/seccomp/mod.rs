@@ -71,6 +71,8 @@ pub enum SeccompError {
 pub struct Filter {
     program: &'static [libc::sock_filter],
     rule_count: usize,
+    /// Installed with a listener (see [`monitor`]).
+    notify: bool,
 }
 
 impl std::fmt::Debug for Filter {
@@ -123,6 +125,7 @@ fn entry(rule: &Rule, nr: i64) -> Result<Entry, SeccompError> {
         nr,
         action: rule.action,
         args: rule.args,
+        watch: false,
     })
 }
 
@@ -130,20 +133,38 @@ fn entry(rule: &Rule, nr: i64) -> Result<Entry, SeccompError> {
 struct Compiled {
     program: Box<[libc::sock_filter]>,
     rule_count: usize,
+    notify: bool,
 }
 
 /// Checks the rules `plan` selects and compiles them (uncached).
 fn compile(plan: &SeccompPlan) -> Result<Compiled, SeccompError> {
-    compile_rules(rules().iter().filter(|r| applies(r, plan)))
+    compile_rules(rules().iter().filter(|r| applies(r, plan)), plan.notify)
 }
 
 /// Checks `rules` (those without a number here are skipped) and compiles
-/// them.
-fn compile_rules<'a>(rules: impl Iterator<Item = &'a Rule>) -> Result<Compiled, SeccompError> {
+/// them; in `notify` mode with the monitor's watched calls.
+fn compile_rules<'a>(
+    rules: impl Iterator<Item = &'a Rule>,
+    notify: bool,
+) -> Result<Compiled, SeccompError> {
     let mut selected: Vec<(&'static str, Entry)> = Vec::with_capacity(64);
     for rule in rules {
         let Some(nr) = rule.nr else { continue };
         selected.push((rule.name, entry(rule, nr)?));
+    }
+    let rule_count = selected.len();
+    if notify {
+        for (name, nr) in monitor::WATCHED {
+            selected.push((
+                name,
+                Entry {
+                    nr: nr as u32,
+                    action: Action::Eperm,
+                    args: Args::Any,
+                    watch: true,
+                },
+            ));
+        }
     }
     selected.sort_unstable_by_key(|(_, e)| e.nr);
     if let Some(w) = selected.windows(2).find(|w| w[0].1.nr == w[1].1.nr) {
@@ -155,14 +176,18 @@ fn compile_rules<'a>(rules: impl Iterator<Item = &'a Rule>) -> Result<Compiled, 
     }
     let entries: Vec<Entry> = selected.iter().map(|(_, e)| *e).collect();
     Ok(Compiled {
-        program: compile_entries(&entries)?,
-        rule_count: entries.len(),
+        program: compile_entries(&entries, notify)?,
+        rule_count,
+        notify,
     })
 }
 
 /// Compiles checked `entries` (sorted, unique) within the kernel's limit.
-fn compile_entries(entries: &[Entry]) -> Result<Box<[libc::sock_filter]>, SeccompError> {
-    let program = codegen::compile(entries);
+fn compile_entries(
+    entries: &[Entry],
+    notify: bool,
+) -> Result<Box<[libc::sock_filter]>, SeccompError> {
+    let program = codegen::compile(entries, notify);
     if program.len() > MAX_INSTRUCTIONS {
         return Err(SeccompError::TooLong { len: program.len() });
     }
@@ -177,13 +202,17 @@ pub fn build(plan: &SeccompPlan) -> Result<Filter, SeccompError> {
     let SeccompPlan {
         allow_nested_namespaces,
         deny_affinity_changes,
+        notify,
     } = *plan;
-    static COMPILED: [OnceLock<Result<Compiled, SeccompError>>; 4] = [const { OnceLock::new() }; 4];
-    let slot = usize::from(allow_nested_namespaces) | usize::from(deny_affinity_changes) << 1;
+    static COMPILED: [OnceLock<Result<Compiled, SeccompError>>; 8] = [const { OnceLock::new() }; 8];
+    let slot = usize::from(allow_nested_namespaces)
+        | usize::from(deny_affinity_changes) << 1
+        | usize::from(notify) << 2;
     match COMPILED[slot].get_or_init(|| compile(plan)) {
         Ok(compiled) => Ok(Filter {
             program: &compiled.program,
             rule_count: compiled.rule_count,
+            notify: compiled.notify,
         }),
         Err(e) => Err(e.clone()),
     }
@@ -192,11 +221,17 @@ pub fn build(plan: &SeccompPlan) -> Result<Filter, SeccompError> {
 impl Filter {
     /// Installs the filter on the calling thread. For the forked child right
     /// before execve, after `PR_SET_NO_NEW_PRIVS`: it does not allocate.
-    pub fn install(&self) -> Result<(), SeccompError> {
+    /// In notify mode, returns the listener the supervisor must serve.
+    pub fn install(&self) -> Result<Option<std::os::fd::OwnedFd>, SeccompError> {
         // `compile` keeps the program within MAX_INSTRUCTIONS (< u16::MAX).
         let prog = libc::sock_fprog {
             len: self.program.len() as u16,
             filter: self.program.as_ptr().cast_mut(),
+        };
+        let flags = if self.notify {
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as libc::c_uint
+        } else {
+            0
         };
         // SAFETY: `prog` points to `self.program`, which outlives the call;
         // the kernel copies the program and does not write through the
@@ -205,12 +240,18 @@ impl Filter {
             libc::syscall(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
-                0 as libc::c_uint,
+                flags,
                 &prog as *const libc::sock_fprog,
             )
         };
+        if rc >= 0 && self.notify {
+            // SAFETY: seccomp returned a new listener descriptor nobody else owns.
+            return Ok(Some(unsafe {
+                <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rc as i32)
+            }));
+        }
         if rc == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let errno = Errno::last();
         let hint = match errno {

@@ -1,89 +1,45 @@
-//! Telemetry from inside the sandbox by seccomp user notification: the
-//! command installs a second filter that sends `execve`, `execveat`,
-//! `connect`, `bind` and `listen` to a listener descriptor, which it hands
-//! to the supervisor before it execs. The supervisor reads what the call
-//! names (a path, argv, a socket address) from the caller's memory,
-//! reports it, and lets the call continue.
+//! Telemetry from inside the sandbox by seccomp user notification. In
+//! notify mode the deny filter itself (one filter, one listener) sends
+//! two kinds of calls to the supervisor, which serves the listener with
+//! [`serve`]:
+//!
+//! - the calls the monitor watches (`execve`, `execveat`, `connect`,
+//!   `bind`, `listen`; the table never denies them): the supervisor reads
+//!   what the call names (a path, argv, a socket address) from the
+//!   caller's memory, reports it, and lets the call continue;
+//! - every call the table denies with EPERM: the supervisor reports it
+//!   (which syscall, the rule's reason) and answers EPERM. It never lets
+//!   one continue: the decision was the kernel's, made on the registers
+//!   by the filter; the supervisor only carries the answer back.
 //!
 //! Telemetry, never a gate: what is read from a process's memory can be
 //! changed by another thread between the read and the kernel's own read,
-//! so nothing is decided on it; every call is continued. Enforcement stays
-//! in the deny filter, Landlock, the mounts and the network namespace
-//! (the deny filter's EPERM outranks this filter's notification, so a
-//! refused call never waits for the supervisor). If the supervisor goes
-//! away, the kernel fails the notified calls with ENOSYS: the sandbox
-//! stops rather than runs unobserved.
+//! so nothing is decided on it. If the supervisor goes away, the kernel
+//! fails every notified call with ENOSYS: the sandbox stops rather than
+//! runs unobserved, and a denied call stays denied.
 
-use super::bpf::{Code, ARCH_OFFSET, BPF_JEQ, BPF_JGE, NATIVE_ARCH, NR_OFFSET, X32_SYSCALL_BIT};
+use super::table::rule_for;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::OnceLock;
+use std::os::fd::{AsRawFd, OwnedFd};
 
-/// The syscalls reported.
-const WATCHED: [i64; 5] = [
-    libc::SYS_execve,
-    libc::SYS_execveat,
-    libc::SYS_connect,
-    libc::SYS_bind,
-    libc::SYS_listen,
+/// The calls the monitor watches (never in the deny table).
+pub const WATCHED: [(&str, i64); 5] = [
+    ("execve", libc::SYS_execve),
+    ("execveat", libc::SYS_execveat),
+    ("connect", libc::SYS_connect),
+    ("bind", libc::SYS_bind),
+    ("listen", libc::SYS_listen),
 ];
+
+fn watched(nr: i64) -> bool {
+    WATCHED.iter().any(|(_, n)| *n == nr)
+}
 
 /// Longest path or argument read; longer ones are cut (and marked).
 const MAX_STRING: usize = 4096;
 /// At most this many argv entries are read.
 const MAX_ARGS: usize = 256;
-
-fn program() -> &'static [libc::sock_filter] {
-    static PROGRAM: OnceLock<Vec<libc::sock_filter>> = OnceLock::new();
-    PROGRAM.get_or_init(|| {
-        let mut code = Code::with_capacity(16);
-        let allow = code.ret(libc::SECCOMP_RET_ALLOW);
-        let notify = code.ret(libc::SECCOMP_RET_USER_NOTIF);
-        let mut next = allow;
-        for nr in WATCHED.iter().rev() {
-            next = code.jump(BPF_JEQ, *nr as u32, notify, next);
-        }
-        // x32 numbers and foreign architectures are the deny filter's.
-        let x32 = code.jump(BPF_JGE, X32_SYSCALL_BIT, allow, next);
-        let nr = code.load(NR_OFFSET, x32);
-        let arch = code.jump(BPF_JEQ, NATIVE_ARCH, nr, allow);
-        code.load(ARCH_OFFSET, arch);
-        code.finish()
-    })
-}
-
-/// Compiles the monitor's program (call before fork: the first call
-/// allocates).
-pub fn prepare() {
-    let _ = program();
-}
-
-/// Installs the monitor filter on the calling thread and returns its
-/// listener. After `PR_SET_NO_NEW_PRIVS`; does not allocate once
-/// [`prepare`] ran.
-pub(crate) fn install() -> io::Result<OwnedFd> {
-    let program = program();
-    let prog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_ptr().cast_mut(),
-    };
-    // SAFETY: `prog` points to the static program, which outlives the
-    // call; the kernel copies it and does not write through the pointer.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as libc::c_uint,
-            &prog as *const libc::sock_fprog,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: seccomp returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
 
 /// A call seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +65,12 @@ pub enum Call {
     Listen {
         fd: i32,
         backlog: i32,
+    },
+    /// A call the deny filter refused (answered EPERM).
+    Denied {
+        syscall: &'static str,
+        reason: &'static str,
+        args: [u64; 6],
     },
 }
 
@@ -156,10 +118,23 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed)) {
                 _ => return,
             }
         }
-        let call = read_call(&notif);
+        let nr = i64::from(notif.data.nr);
+        // Only a watched call ever continues; anything else reached us
+        // because the filter denied it.
+        let call = if watched(nr) {
+            read_call(&notif)
+        } else {
+            let rule = rule_for(nr);
+            Some(Call::Denied {
+                syscall: rule.map_or("(unknown)", |r| r.name),
+                reason: rule.map_or("denied by the seccomp filter", |r| r.reason),
+                args: notif.data.args,
+            })
+        };
         let consistent = id_valid(fd, notif.id);
-        // Reported before the call goes on: when the command ends, every
-        // call it made is on record (and a full trail holds it back).
+        // Reported before the call goes on (or fails): when the command
+        // ends, every call it made is on record, and a full trail holds
+        // the sandbox back rather than losing events.
         if let Some(call) = call {
             sink(Observed {
                 pid: notif.pid,
@@ -167,7 +142,16 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed)) {
                 consistent,
             });
         }
-        respond_continue(fd, notif.id);
+        if watched(nr) {
+            respond(
+                fd,
+                notif.id,
+                0,
+                libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+            );
+        } else {
+            respond(fd, notif.id, -libc::EPERM, 0);
+        }
     }
 }
 
@@ -177,12 +161,14 @@ fn id_valid(fd: i32, id: u64) -> bool {
     unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &mut id) == 0 }
 }
 
-fn respond_continue(fd: i32, id: u64) {
+/// Answers a notification: continue (`flags` CONTINUE, `error` 0) or
+/// fail with `-error`.
+fn respond(fd: i32, id: u64, error: i32, flags: u32) {
     let mut resp = libc::seccomp_notif_resp {
         id,
         val: 0,
-        error: 0,
-        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+        error,
+        flags,
     };
     // SAFETY: SEND reads the response we own. A failure means the caller
     // is gone (ENOENT): nothing to do.
@@ -329,13 +315,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_program_notifies_exactly_the_watched_calls() {
-        let p = program();
-        // A notify return and an allow return, and a load of arch first.
-        assert!(p.iter().any(|i| i.k == libc::SECCOMP_RET_USER_NOTIF));
-        assert!(p.iter().any(|i| i.k == libc::SECCOMP_RET_ALLOW));
-        for nr in WATCHED {
-            assert!(p.iter().any(|i| i.k == nr as u32), "{nr} is checked");
+    fn watched_calls_are_never_denied_by_the_table() {
+        for (name, nr) in WATCHED {
+            assert!(rule_for(nr).is_none(), "{name} is both watched and denied");
         }
     }
 

@@ -20,6 +20,7 @@ fn all_on() -> SeccompPlan {
     SeccompPlan {
         allow_nested_namespaces: false,
         deny_affinity_changes: true,
+        notify: false,
     }
 }
 
@@ -367,6 +368,7 @@ fn argument_rules_decide_on_the_low_32_bits() {
     let nested = build(&SeccompPlan {
         allow_nested_namespaces: true,
         deny_affinity_changes: true,
+        notify: false,
     })
     .expect("builds");
     assert_eq!(

@@ -63,7 +63,7 @@ fn synthetic(count: i64) -> Vec<Rule> {
 #[test]
 fn long_jumps_go_through_trampolines() {
     let rules = synthetic(300);
-    let compiled = compile_rules(rules.iter()).expect("synthetic table compiles");
+    let compiled = compile_rules(rules.iter(), false).expect("synthetic table compiles");
     let program = &compiled.program;
     check_classic(program);
     let ja = program.iter().filter(|i| i.code == 0x05).count();
@@ -104,10 +104,11 @@ fn long_jumps_go_through_trampolines() {
 #[test]
 fn the_kernel_accepts_and_enforces_a_program_with_trampolines() {
     let rules = synthetic(300);
-    let compiled = compile_rules(rules.iter()).expect("synthetic table compiles");
+    let compiled = compile_rules(rules.iter(), false).expect("synthetic table compiles");
     let filter = Filter {
         program: Box::leak(compiled.program),
         rule_count: compiled.rule_count,
+        notify: false,
     };
     let got = in_child(|| {
         no_new_privs()?;
@@ -133,7 +134,7 @@ fn the_kernel_accepts_and_enforces_a_program_with_trampolines() {
 #[test]
 fn programs_over_the_kernel_limit_are_refused() {
     let rules = synthetic(1000);
-    match compile_rules(rules.iter()) {
+    match compile_rules(rules.iter(), false) {
         Err(SeccompError::TooLong { len }) => assert!(len > MAX_INSTRUCTIONS),
         other => panic!("expected TooLong, got {:?}", other.map(|c| c.program.len())),
     }
@@ -166,7 +167,7 @@ fn malformed_rules_are_refused() {
         ),
     ];
     for (rules, want) in cases {
-        match compile_rules(rules.iter()) {
+        match compile_rules(rules.iter(), false) {
             Err(e) => assert!(e.to_string().contains(want), "{e}: want {want:?}"),
             Ok(_) => panic!("{rules:?} compiled"),
         }
