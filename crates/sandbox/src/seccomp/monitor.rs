@@ -210,13 +210,23 @@ fn read_call(n: &libc::seccomp_notif) -> Option<Call> {
 }
 
 /// Reads `len` bytes at `addr` in process `pid` (fewer at an unmapped end).
+/// One call: the remote range is split at page boundaries, and the kernel
+/// stops at the first page it cannot read, so a range running past the
+/// end of a mapping still yields what lies before it.
 fn read_mem(pid: u32, addr: u64, len: usize) -> Vec<u8> {
+    const PAGE: u64 = 4096;
     let mut buf = vec![0u8; len];
+    let mut remote = Vec::with_capacity(len / 4096 + 2);
+    let (mut at, end) = (addr, addr.saturating_add(len as u64));
+    while at < end {
+        let next = ((at / PAGE) + 1).saturating_mul(PAGE).min(end);
+        remote.push(nix::sys::uio::RemoteIoVec {
+            base: at as usize,
+            len: (next - at) as usize,
+        });
+        at = next;
+    }
     let local = [std::io::IoSliceMut::new(&mut buf)];
-    let remote = [nix::sys::uio::RemoteIoVec {
-        base: addr as usize,
-        len,
-    }];
     let pid = nix::unistd::Pid::from_raw(pid as i32);
     let mut local = local;
     match nix::sys::uio::process_vm_readv(pid, &mut local, &remote) {
@@ -258,15 +268,43 @@ fn read_argv(pid: u32, addr: u64) -> Vec<String> {
         return Vec::new();
     }
     let raw = read_mem(pid, addr, MAX_ARGS * 8);
-    let mut argv = Vec::new();
+    let mut ptrs = Vec::new();
+    let mut cut = true;
     for ptr in raw.chunks_exact(8) {
         let p = u64::from_ne_bytes(ptr.try_into().unwrap_or([0; 8]));
         if p == 0 {
-            return argv;
+            cut = false;
+            break;
         }
-        argv.push(read_string(pid, p).unwrap_or_default());
+        ptrs.push(p);
     }
-    argv.push("…".into());
+    // The strings usually lie one after the other (on the new stack):
+    // read them all at once, and only a string outside that block alone.
+    let (lo, hi) = (
+        ptrs.iter().copied().min().unwrap_or(0),
+        ptrs.iter().copied().max().unwrap_or(0),
+    );
+    let block = if !ptrs.is_empty() && hi - lo < 64 * 1024 {
+        read_mem(pid, lo, (hi - lo) as usize + MAX_STRING)
+    } else {
+        Vec::new()
+    };
+    let mut argv: Vec<String> = ptrs
+        .iter()
+        .map(|&p| {
+            let from = (p - lo) as usize;
+            match block
+                .get(from..)
+                .and_then(|b| b.iter().position(|c| *c == 0).map(|e| &b[..e]))
+            {
+                Some(s) => String::from_utf8_lossy(s).into_owned(),
+                None => read_string(pid, p).unwrap_or_default(),
+            }
+        })
+        .collect();
+    if cut {
+        argv.push("…".into());
+    }
     argv
 }
 
