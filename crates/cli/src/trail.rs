@@ -111,14 +111,7 @@ pub fn monitor_sink(handle: Handle) -> impl FnMut(corral_sandbox::seccomp::monit
                 let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
                     .map(|p| p.to_string_lossy().into_owned())
                     .ok();
-                // `/proc/PID/stat`: "pid (comm) state ppid ...", comm may
-                // hold spaces and parentheses.
-                let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .ok()
-                    .and_then(|s| {
-                        let rest = s.get(s.rfind(')')? + 2..)?.to_owned();
-                        rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-                    });
+                let ppid = corral_sandbox::sample::ppid(pid);
                 (
                     "proc.exec",
                     json!({ "path": path, "argv": argv, "dirfd": dirfd, "cwd": cwd, "ppid": ppid }),

@@ -126,7 +126,7 @@ impl Refusal {
 }
 
 /// The policy's deny reason, or a default naming the rule.
-fn deny_reason(rule: &net::DenyRule) -> String {
+pub(crate) fn deny_reason(rule: &net::DenyRule) -> String {
     match &rule.reason {
         Some(r) => format!("{r} (deny rule {:?})", rule.text),
         None => format!("deny rule {:?} refuses it", rule.text),

@@ -12,8 +12,8 @@ use crate::peer::Transport;
 use crate::relay;
 use crate::Shared;
 use corral_policy::net::{self, Dest};
-use std::io;
-use std::net::{IpAddr, SocketAddr};
+
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpStream, UdpSocket};
@@ -59,15 +59,6 @@ async fn finish(shared: &Shared, mut ev: NetEvent, lookup: Option<PidLookup>) {
 
 type PidLookup = tokio::task::JoinHandle<Option<u32>>;
 
-fn lookup(
-    shared: &Shared,
-    transport: Transport,
-    client: io::Result<SocketAddr>,
-    server: io::Result<SocketAddr>,
-) -> Option<PidLookup> {
-    crate::lookup_pid(shared, transport, client, server)
-}
-
 async fn decide_name(shared: &Shared, q: &Query, ev: &mut NetEvent) -> Reply {
     let policy = &shared.policy;
     let refuse = |ev: &mut NetEvent, reason: String, rule: Option<String>| {
@@ -91,11 +82,7 @@ async fn decide_name(shared: &Shared, q: &Query, ev: &mut NetEvent) -> Reply {
         return refuse(ev, format!("{:?} is not a valid host name", q.name), None);
     };
     if let Some(rule) = policy.denied(Dest::Name(&name), 0) {
-        let reason = match &rule.reason {
-            Some(r) => format!("{r} (deny rule {:?})", rule.text),
-            None => format!("deny rule {:?} refuses it", rule.text),
-        };
-        return refuse(ev, reason, Some(rule.text.clone()));
+        return refuse(ev, decide::deny_reason(rule), Some(rule.text.clone()));
     }
     if !policy.name_visible(&name) {
         return refuse(
@@ -188,7 +175,7 @@ pub async fn serve_udp(shared: Arc<Shared>, socket: UdpSocket) {
                 }
                 return shared.emit(ev);
             };
-            let pid = lookup(&shared, Transport::Udp, Ok(from), socket.local_addr());
+            let pid = crate::lookup_pid(&shared, Transport::Udp, Ok(from), socket.local_addr());
             let (reply, ev) = answer(&shared, &msg, Via::DnsUdp).await;
             if let Some(reply) = reply {
                 let _ = socket.send_to(&reply, from).await;
@@ -212,7 +199,7 @@ pub async fn serve_tcp(shared: &Shared, client: TcpStream) {
         }
         let len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
         let msg: Vec<u8> = buf.drain(..2 + len).skip(2).collect();
-        let pid = lookup(
+        let pid = crate::lookup_pid(
             shared,
             Transport::Tcp,
             client.peer_addr(),

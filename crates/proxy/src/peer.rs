@@ -13,9 +13,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
-/// Upper bounds on one lookup's work, so a fork- or fd-heavy sandbox
-/// cannot make it expensive.
-const MAX_PROCESSES: usize = 4096;
+/// Upper bound on one lookup's descriptor reads, so an fd-heavy sandbox
+/// cannot make it expensive (the process walk is bounded by its provider).
 const MAX_DESCRIPTORS: usize = 32 * 1024;
 
 /// Transport of the socket looked up.
@@ -25,17 +24,20 @@ pub enum Transport {
     Udp,
 }
 
-/// The means of a lookup: the sandbox's init (host pid) and a sock_diag
-/// socket in the sandbox's network namespace.
+/// The means of a lookup: the sandbox's init (host pid), the walk that
+/// lists the processes below it (the sandbox crate's, handed in by the
+/// caller: this crate does not depend on it), and a sock_diag socket in
+/// the sandbox's network namespace.
 #[derive(Debug)]
 pub struct Peers {
     init_pid: i32,
+    processes: fn(i32) -> Vec<u32>,
     diag: Mutex<OwnedFd>,
     seq: AtomicU32,
 }
 
 impl Peers {
-    pub fn new(init_pid: i32, diag: OwnedFd) -> Peers {
+    pub fn new(init_pid: i32, processes: fn(i32) -> Vec<u32>, diag: OwnedFd) -> Peers {
         // A lookup never waits long for the kernel's answer.
         let _ = setsockopt(
             &diag,
@@ -44,6 +46,7 @@ impl Peers {
         );
         Peers {
             init_pid,
+            processes,
             diag: Mutex::new(diag),
             seq: AtomicU32::new(1),
         }
@@ -63,7 +66,7 @@ impl Peers {
         let inode = self.inode(transport, client, server)?;
         let wanted = format!("socket:[{inode}]");
         let mut budget = MAX_DESCRIPTORS;
-        descendants(self.init_pid)
+        (self.processes)(self.init_pid)
             .into_iter()
             .find(|pid| holds(*pid, &wanted, &mut budget))
     }
@@ -166,27 +169,6 @@ fn parse_answer(msg: &[u8], seq: u32) -> Option<Option<u32>> {
     }
 }
 
-/// Every process below `init_pid` (not init itself), breadth first.
-fn descendants(init_pid: i32) -> Vec<u32> {
-    let mut found: Vec<u32> = Vec::new();
-    let mut queue = vec![u32::try_from(init_pid).unwrap_or(0)];
-    while let Some(pid) = queue.pop() {
-        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
-        for task in tasks.into_iter().flatten().flatten() {
-            let children =
-                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
-                if found.len() >= MAX_PROCESSES {
-                    return found;
-                }
-                found.push(child);
-                queue.push(child);
-            }
-        }
-    }
-    found
-}
-
 /// Whether `pid` has a descriptor on `wanted`; each one read spends one
 /// of `budget`.
 fn holds(pid: u32, wanted: &str, budget: &mut usize) -> bool {
@@ -228,7 +210,7 @@ mod tests {
         let server = listener.local_addr().expect("addr");
         let client = std::net::TcpStream::connect(server).expect("connect");
         let (_accepted, from) = listener.accept().expect("accept");
-        let peers = Peers::new(0, diag_socket());
+        let peers = Peers::new(0, |_| Vec::new(), diag_socket());
         let (SocketAddr::V4(from), SocketAddr::V4(to)) = (from, server) else {
             panic!("IPv4 expected")
         };
@@ -246,7 +228,7 @@ mod tests {
 
     #[test]
     fn no_such_socket_is_none() {
-        let peers = Peers::new(0, diag_socket());
+        let peers = Peers::new(0, |_| Vec::new(), diag_socket());
         let nowhere = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1);
         assert_eq!(peers.inode(Transport::Tcp, nowhere, nowhere), None);
     }

@@ -64,15 +64,31 @@ fn page_size() -> u64 {
         .unwrap_or(4096)
 }
 
-/// `/proc/PID/stat` and `statm`; `None` once the process is gone.
-fn read_proc(pid: u32, tick_ms: u64, page_kib: u64) -> Option<ProcSample> {
+/// `/proc/PID/stat` as the command name and the fields after it (state,
+/// ppid, ...); `None` once the process is gone. The name is in
+/// parentheses and may hold spaces or ')'.
+fn stat(pid: u32) -> Option<(String, Vec<String>)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces or ')'.
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let comm = stat.get(open + 1..close)?.to_owned();
-    let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
-    // After the name: state(0) ... utime(11) stime(12) ... num_threads(17).
+    let fields = stat
+        .get(close + 2..)?
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    Some((comm, fields))
+}
+
+/// The parent (host pid) of `pid`.
+pub fn ppid(pid: u32) -> Option<u32> {
+    stat(pid)?.1.get(1)?.parse().ok()
+}
+
+/// `/proc/PID/stat` and `statm`; `None` once the process is gone.
+fn read_proc(pid: u32, tick_ms: u64, page_kib: u64) -> Option<ProcSample> {
+    let (comm, fields) = stat(pid)?;
+    // After the name: state(0) ppid(1) ... utime(11) stime(12) ... num_threads(17).
     let num = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
     let cpu_ms = (num(11)? + num(12)?) * tick_ms;
     let threads = num(17)?;
@@ -87,8 +103,9 @@ fn read_proc(pid: u32, tick_ms: u64, page_kib: u64) -> Option<ProcSample> {
     })
 }
 
-/// Every process below `init_pid` (not init itself).
-fn descendants(init_pid: i32) -> Vec<u32> {
+/// Every process below `init_pid` (not init itself), at most 4096, from
+/// the `children` lists of `/proc`.
+pub fn descendants(init_pid: i32) -> Vec<u32> {
     let mut found: Vec<u32> = Vec::new();
     let mut queue = vec![u32::try_from(init_pid).unwrap_or(0)];
     while let Some(pid) = queue.pop() {
@@ -144,5 +161,6 @@ mod tests {
         let s = read_proc(me, 10, 4).expect("our own stat");
         assert_eq!(s.pid, me);
         assert!(s.threads >= 1);
+        assert_eq!(ppid(me), Some(std::os::unix::process::parent_id()));
     }
 }

@@ -114,7 +114,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 socks: l.socks,
                 dns_udp: l.dns_udp,
                 dns_tcp: l.dns_tcp,
-                peers: Some(corral_proxy::peer::Peers::new(l.init_pid, l.diag)),
+                peers: Some(corral_proxy::peer::Peers::new(
+                    l.init_pid,
+                    corral_sandbox::sample::descendants,
+                    l.diag,
+                )),
             };
             let reporter = Reporter::start(log, defer).map_err(|e| format!("{e:#}"))?;
             let proxy = corral_proxy::start(sockets, net, reporter.sink(audit))
@@ -313,16 +317,13 @@ fn report_new_protected(resolved: &resolve::Resolved) -> Vec<(String, String)> {
     changed
 }
 
-/// 16 hex digits from the kernel's random pool.
+/// The audit crate's run id (16 hex digits from the kernel's random pool),
+/// or, without /dev/urandom, one from the clock and the pid.
 fn new_run_id() -> String {
-    use std::io::Read;
-    let mut buf = [0u8; 8];
-    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
-    if random.is_err() {
+    corral_audit::new_run_id().unwrap_or_else(|_| {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        buf = (nanos ^ u64::from(std::process::id())).to_le_bytes();
-    }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+        format!("{:016x}", nanos ^ u64::from(std::process::id()))
+    })
 }
