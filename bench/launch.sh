@@ -35,20 +35,9 @@ log() { printf 'launch.sh: %s\n' "$*" >&2; }
 die() { printf 'launch.sh: error: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. tools --------------------------------------------------------------
-need_pkgs=()
-command -v hyperfine >/dev/null 2>&1 || need_pkgs+=(hyperfine)
-command -v bwrap >/dev/null 2>&1 || need_pkgs+=(bubblewrap)
-command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
-command -v xargs >/dev/null 2>&1 || need_pkgs+=(findutils)
-if ((${#need_pkgs[@]})); then
-    if [[ $(id -u) -ne 0 ]]; then
-        die "missing ${need_pkgs[*]}; as root run: apt-get update && apt-get install -y ${need_pkgs[*]} (or run this script as root once)"
-    fi
-    log "installing ${need_pkgs[*]} with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+install_missing hyperfine:hyperfine bwrap:bubblewrap python3:python3 xargs:findutils
 BWRAP=$(command -v bwrap)
 HYPERFINE=$(command -v hyperfine)
 "$HYPERFINE" --help | grep -q -- '--shell <' || die "hyperfine $("$HYPERFINE" --version) is too old: -N (no shell) needs hyperfine >= 1.13"

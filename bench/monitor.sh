@@ -22,15 +22,11 @@ RUNS=${BENCH_MONITOR_RUNS:-5}
 BUILD_RUNS=${BENCH_MONITOR_BUILD_RUNS:-30}
 MD=$REPO/BENCHMARKS.md
 log() { echo "monitor.sh: [$(date +%H:%M:%S)] $*" >&2; }
+die() { echo "monitor.sh: error: $*" >&2; exit 1; }
 
-need=()
-command -v hyperfine >/dev/null || need+=(hyperfine)
-command -v make >/dev/null || need+=(make)
-command -v cc >/dev/null || need+=(gcc)
-if ((${#need[@]})); then
-    log "installing ${need[*]}"
-    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+install_missing hyperfine:hyperfine make:make cc:gcc
 if [[ -z ${CORRAL_BIN:-} ]]; then
     log "building corral (release)"
     CORRAL_BIN=$(bash "$REPO/scripts/build-release.sh" | tail -n 1)

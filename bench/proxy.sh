@@ -54,24 +54,13 @@ die() { printf 'proxy.sh: error: %s\n' "$*" >&2; exit 1; }
 # Outside: tools, build, then re-execute inside a loopback-only namespace.
 # ===========================================================================
 if [[ -z ${CORRAL_PROXY_BENCH_NETNS:-} ]]; then
-    need_pkgs=()
-    command -v hyperfine >/dev/null 2>&1 || need_pkgs+=(hyperfine)
-    command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
-    command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
-    command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
+    # shellcheck source=bench/lib.sh
+    . "$BENCH_DIR/lib.sh"
+    tools=(hyperfine:hyperfine curl:curl python3:python3 cc:gcc)
     if [[ $(id -u) -eq 0 ]]; then
-        command -v unshare >/dev/null 2>&1 || need_pkgs+=(util-linux)
-        command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+        tools+=(unshare:util-linux ip:iproute2)
     fi
-    if ((${#need_pkgs[@]})); then
-        if [[ $(id -u) -ne 0 ]]; then
-            die "missing ${need_pkgs[*]}; as root run: apt-get update && apt-get install -y ${need_pkgs[*]} (or run this script as root once)"
-        fi
-        log "installing ${need_pkgs[*]} with apt-get"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
-    fi
+    install_missing "${tools[@]}"
     "$(command -v hyperfine)" --help | grep -q -- '--shell <' ||
         die "hyperfine $(hyperfine --version) is too old: -N (no shell) needs hyperfine >= 1.13"
 
