@@ -95,11 +95,120 @@ pub fn check_outside(path: &std::path::Path, writable: &[PathBuf]) -> Result<()>
     Ok(())
 }
 
-/// What the monitor sees, as trail events: `proc.exec`, `sock.connect`,
-/// `sock.bind`, `sock.listen`. Recording waits for room in the trail's
-/// queue, and the observed call waits with it: back-pressure reaches the
-/// sandbox instead of events being lost.
-pub fn monitor_sink(handle: Handle) -> impl FnMut(corral_sandbox::seccomp::monitor::Observed) {
+/// Which paths the sandbox can write, from its mount plan: the deepest
+/// mount covering a path decides (a writable bind, a private tmpfs, /dev)
+/// or refuses (the read-only host tree, protected paths, masks).
+#[derive(Debug, Clone, Default)]
+pub struct WritableMap {
+    /// (sandbox path, writable), deepest last wins.
+    mounts: Vec<(PathBuf, bool)>,
+}
+
+impl WritableMap {
+    pub fn new(plan: &corral_sandbox::plan::Plan) -> WritableMap {
+        use corral_sandbox::plan::MountOp;
+        let mounts = plan
+            .fs
+            .mounts
+            .iter()
+            .filter_map(|op| match op {
+                MountOp::Bind { dst, writable, .. } => Some((dst.clone(), *writable)),
+                MountOp::Tmpfs { dst, .. } => Some((dst.clone(), true)),
+                MountOp::Dev => Some((PathBuf::from("/dev"), true)),
+                MountOp::Proc => Some((PathBuf::from("/proc"), false)),
+                MountOp::Mask { path, .. }
+                | MountOp::Protect { path }
+                | MountOp::OwnerBind { path } => Some((path.clone(), false)),
+                MountOp::File { dst, .. } => Some((dst.clone(), false)),
+                MountOp::Symlink { .. } | MountOp::Pin { .. } => None,
+            })
+            .collect();
+        WritableMap { mounts }
+    }
+
+    /// Whether the sandbox may write `path` (a sandbox path, absolute).
+    pub fn writable(&self, path: &str) -> bool {
+        let path = std::path::Path::new(path);
+        self.mounts
+            .iter()
+            .filter(|(at, _)| path.starts_with(at))
+            .max_by_key(|(at, _)| at.components().count())
+            .is_some_and(|(_, w)| *w)
+    }
+}
+
+/// Writes to these are noise, not evidence (`2>/dev/null` in every shell
+/// script): not recorded.
+fn is_noise(path: &str) -> bool {
+    matches!(
+        path,
+        "/dev/null" | "/dev/zero" | "/dev/full" | "/dev/tty" | "/dev/stdout" | "/dev/stderr"
+    ) || path.starts_with("/dev/pts/")
+        || path.starts_with("pipe:")
+        || path.starts_with("socket:")
+}
+
+/// The names of the open flags that mean writing.
+fn open_flags(flags: u32) -> Vec<&'static str> {
+    let f = flags as i32;
+    let mut out = Vec::new();
+    match f & libc::O_ACCMODE {
+        libc::O_WRONLY => out.push("O_WRONLY"),
+        libc::O_RDWR => out.push("O_RDWR"),
+        _ => out.push("O_RDONLY"),
+    }
+    for (bit, name) in [
+        (libc::O_CREAT, "O_CREAT"),
+        (libc::O_TRUNC, "O_TRUNC"),
+        (libc::O_APPEND, "O_APPEND"),
+        (libc::O_EXCL, "O_EXCL"),
+    ] {
+        if f & bit != 0 {
+            out.push(name);
+        }
+    }
+    if f & libc::O_TMPFILE == libc::O_TMPFILE {
+        out.push("O_TMPFILE");
+    }
+    out
+}
+
+/// What a process's standard descriptors are: `socket`, `pipe`, `tty`,
+/// `null`, `file` or `closed` (a shell whose stdin and stdout are sockets
+/// is a reverse shell's shape).
+fn stdio(pid: u32) -> Vec<&'static str> {
+    (0..3)
+        .map(
+            |fd| match std::fs::read_link(format!("/proc/{pid}/fd/{fd}")) {
+                Err(_) => "closed",
+                Ok(p) => {
+                    let p = p.to_string_lossy();
+                    if p.starts_with("socket:") {
+                        "socket"
+                    } else if p.starts_with("pipe:") {
+                        "pipe"
+                    } else if p == "/dev/null" {
+                        "null"
+                    } else if p.starts_with("/dev/pts/") || p.starts_with("/dev/tty") {
+                        "tty"
+                    } else {
+                        "file"
+                    }
+                }
+            },
+        )
+        .collect()
+}
+
+/// What the monitor sees, as trail events: `proc.exec`, `proc.exit`,
+/// `sock.connect`, `sock.bind`, `sock.listen`, `sock.socket`,
+/// `file.write` and `sys.denied`, handed to `record` (which waits for room
+/// in the trail's queue, and the observed call waits with it:
+/// back-pressure reaches the sandbox instead of events being lost).
+pub fn monitor_sink(
+    record: impl Fn(&str, Map<String, Value>),
+    writable: WritableMap,
+) -> impl FnMut(corral_sandbox::seccomp::monitor::Observed) {
     use corral_sandbox::seccomp::monitor::Call;
     use serde_json::json;
     // Where each (pid, fd) was bound, for its `listen`.
@@ -112,10 +221,25 @@ pub fn monitor_sink(handle: Handle) -> impl FnMut(corral_sandbox::seccomp::monit
                     .map(|p| p.to_string_lossy().into_owned())
                     .ok();
                 let ppid = corral_sandbox::sample::ppid(pid);
-                (
-                    "proc.exec",
-                    json!({ "path": path, "argv": argv, "dirfd": dirfd, "cwd": cwd, "ppid": ppid }),
-                )
+                // A shell's PATH search tries every directory: the attempts
+                // that cannot succeed are marked (detectors skip them).
+                let found = dirfd.is_some()
+                    || std::fs::metadata(match (path.starts_with('/'), &cwd) {
+                        (true, _) => format!("/proc/{pid}/root{path}"),
+                        (false, Some(cwd)) => format!("/proc/{pid}/root{cwd}/{path}"),
+                        (false, None) => format!("/proc/{pid}/cwd/{path}"),
+                    })
+                    .is_ok_and(|m| m.is_file());
+                let mut details = json!({ "path": path, "argv": argv, "dirfd": dirfd, "cwd": cwd,
+                                          "ppid": ppid, "stdio": stdio(pid) });
+                if !found {
+                    details["found"] = false.into();
+                }
+                ("proc.exec", details)
+            }
+            Call::Exit { code } => {
+                bound.retain(|(p, _), _| *p != pid);
+                ("proc.exit", json!({ "code": code }))
             }
             Call::Connect { fd, addr, family } => (
                 "sock.connect",
@@ -130,6 +254,32 @@ pub fn monitor_sink(handle: Handle) -> impl FnMut(corral_sandbox::seccomp::monit
                     json!({ "fd": fd, "family": family_name(family), "addr": addr }),
                 )
             }
+            Call::Listen { fd, backlog } => (
+                "sock.listen",
+                json!({ "fd": fd, "backlog": backlog, "addr": bound.get(&(pid, fd)) }),
+            ),
+            Call::Socket { family, kind } => (
+                "sock.socket",
+                json!({ "family": family_name(family), "type": kind & 0xf }),
+            ),
+            Call::File {
+                op,
+                syscall,
+                path,
+                to,
+                flags,
+            } => {
+                if path.as_deref().is_some_and(is_noise) {
+                    return;
+                }
+                let writable = path.as_deref().is_some_and(|p| writable.writable(p))
+                    && to.as_deref().is_none_or(|p| writable.writable(p));
+                (
+                    "file.write",
+                    json!({ "op": op.name(), "syscall": syscall, "path": path, "to": to,
+                            "flags": flags.map(open_flags), "writable": writable }),
+                )
+            }
             Call::Denied {
                 syscall,
                 reason,
@@ -138,10 +288,6 @@ pub fn monitor_sink(handle: Handle) -> impl FnMut(corral_sandbox::seccomp::monit
                 "sys.denied",
                 json!({ "syscall": syscall, "reason": reason, "args": args, "errno": "EPERM" }),
             ),
-            Call::Listen { fd, backlog } => (
-                "sock.listen",
-                json!({ "fd": fd, "backlog": backlog, "addr": bound.get(&(pid, fd)) }),
-            ),
         };
         if let serde_json::Value::Object(map) = &mut details {
             map.retain(|_, v| !v.is_null());
@@ -149,7 +295,7 @@ pub fn monitor_sink(handle: Handle) -> impl FnMut(corral_sandbox::seccomp::monit
             if !seen.consistent {
                 map.insert("consistent".into(), false.into());
             }
-            handle.record(kind, std::mem::take(map));
+            record(kind, std::mem::take(map));
         }
     }
 }
@@ -230,6 +376,13 @@ fn family_name(family: u16) -> String {
         libc::AF_INET6 => "inet6".into(),
         libc::AF_NETLINK => "netlink".into(),
         libc::AF_PACKET => "packet".into(),
+        libc::AF_VSOCK => "vsock".into(),
+        libc::AF_ALG => "alg".into(),
+        libc::AF_BLUETOOTH => "bluetooth".into(),
+        libc::AF_XDP => "xdp".into(),
+        libc::AF_CAN => "can".into(),
+        libc::AF_TIPC => "tipc".into(),
+        libc::AF_RDS => "rds".into(),
         other => format!("family {other}"),
     }
 }

@@ -275,7 +275,14 @@ fn a_scripted_agent_is_recorded_in_order() {
         let agent = env.write(
             "agent.py",
             r#"
-import socket
+import socket, subprocess
+subprocess.run(["/bin/true"])
+with open("inside.txt", "w") as f:
+    f.write("x")
+try:
+    open("/etc/corral-outside", "w")
+except OSError as e:
+    print("write refused:", e.errno)
 s = socket.socket()
 try:
     s.connect(("192.0.2.1", 22))
@@ -285,6 +292,10 @@ l = socket.socket()
 l.bind(("127.0.0.1", 8765))
 l.listen(7)
 print("listening")
+try:
+    socket.socket(40, socket.SOCK_STREAM)  # AF_VSOCK: unusual for an agent
+except OSError:
+    pass
 "#,
         );
         let path = trail_in(env, "agent.jsonl");
@@ -302,6 +313,7 @@ print("listening")
             &script,
         ])
         .code(137)
+        .stdout_has("write refused: 30")
         .stdout_has("connect failed: 101")
         .stdout_has("listening");
         let all = lines(&path);
@@ -312,10 +324,28 @@ print("listening")
             // (samples depend on timing)
             .filter(|e| e["kind"] != "resource.sample")
             .filter(|e| e["kind"] != "sock.connect" || e["family"] != "unix")
+            // (exec attempts along PATH that cannot succeed)
+            .filter(|e| e["found"] != false)
             .map(|e| {
                 let k = e["kind"].as_str().unwrap_or("");
+                let name = |p: &Value| {
+                    let p = p.as_str().unwrap_or("-");
+                    p.rsplit('/').next().unwrap_or(p).to_string()
+                };
                 match k {
                     "proc.exec" => format!("exec {}", e["argv"][0].as_str().unwrap_or("")),
+                    "proc.exit" => format!("exit of {} with {}", e["pid"], e["code"]),
+                    "file.write" => format!(
+                        "{} {} {}",
+                        e["op"].as_str().unwrap_or("-"),
+                        name(&e["path"]),
+                        if e["writable"] == true {
+                            "allowed"
+                        } else {
+                            "refused"
+                        }
+                    ),
+                    "sock.socket" => format!("{k} {}", e["family"].as_str().unwrap_or("-")),
                     "sock.connect" | "sock.bind" | "sock.listen" => {
                         format!("{k} {}", e["addr"].as_str().unwrap_or("-"))
                     }
@@ -324,17 +354,30 @@ print("listening")
                 }
             })
             .collect();
+        let pid_of = |argv0: &str| {
+            all.iter()
+                .find(|e| e["kind"] == "proc.exec" && e["argv"][0] == argv0)
+                .map(|e| e["pid"].clone())
+                .unwrap_or_default()
+        };
+        let (python, child) = (pid_of("python3"), pid_of("/bin/true"));
         assert_eq!(
             story,
             [
-                "run.start",
-                "exec sh",
-                "exec python3",
-                "sock.connect 192.0.2.1:22",
-                "sock.bind 127.0.0.1:8765",
-                "sock.listen 127.0.0.1:8765",
-                "exit 137",
-                "verdict"
+                "run.start".to_string(),
+                "exec sh".into(),
+                "exec python3".into(),
+                "exec /bin/true".into(),
+                format!("exit of {child} with 0"),
+                "open inside.txt allowed".into(),
+                "open corral-outside refused".into(),
+                "sock.connect 192.0.2.1:22".into(),
+                "sock.bind 127.0.0.1:8765".into(),
+                "sock.listen 127.0.0.1:8765".into(),
+                "sock.socket vsock".into(),
+                format!("exit of {python} with 0"),
+                "exit 137".into(),
+                "verdict".into(),
             ],
             "{all:?}"
         );

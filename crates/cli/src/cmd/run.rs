@@ -127,8 +127,10 @@ pub fn run(args: RunArgs) -> Result<i32> {
             Ok(())
         }) as launch::ServeNetwork<'_>
     });
+    let writable_map = trail::WritableMap::new(plan);
     let on_monitor = plan.seccomp.notify.then(|| {
-        Box::new(|listener: std::os::fd::OwnedFd| {
+        let trail = &trail;
+        Box::new(move |listener: std::os::fd::OwnedFd| {
             let handle = trail
                 .get()
                 .map(Trail::handle)
@@ -137,7 +139,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 .name("corral-monitor".into())
                 .stack_size(256 * 1024)
                 .spawn(move || {
-                    corral_sandbox::seccomp::monitor::serve(listener, trail::monitor_sink(handle))
+                    let record = move |kind: &str, details| handle.record(kind, details);
+                    corral_sandbox::seccomp::monitor::serve(
+                        listener,
+                        trail::monitor_sink(record, writable_map),
+                    )
                 })
                 .map(drop)
                 .map_err(|e| format!("cannot start the monitor thread: {e}"))

@@ -156,7 +156,7 @@ pub enum CgroupError {
 }
 
 /// Which hierarchy a [`Cgroup`] lives in, with the directories created.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Layout {
     V2 {
         dir: Option<PathBuf>,
@@ -183,6 +183,18 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
+    /// A second handle on the same cgroup(s) that can freeze, thaw, kill
+    /// and read counters (from another thread) but never removes them:
+    /// only the original does, on [`Cgroup::destroy`] or drop.
+    pub fn control(&self) -> Cgroup {
+        Cgroup {
+            layout: self.layout.clone(),
+            summary: self.summary.clone(),
+            destroyed: true,
+            owner: self.owner,
+        }
+    }
+
     /// Every directory of this run's cgroup(s).
     pub fn dirs(&self) -> Vec<&Path> {
         match &self.layout {

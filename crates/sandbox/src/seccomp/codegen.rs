@@ -31,8 +31,9 @@ pub(super) struct Entry {
     pub(super) nr: u32,
     pub(super) action: Action,
     pub(super) args: Args,
-    /// Not a rule: a call the monitor watches (notify mode only; the
-    /// table never names it).
+    /// Watched by the monitor (notify mode only), on the calls `args`
+    /// selects: merged with the deny rule's conditions when the table also
+    /// names the syscall.
     pub(super) watch: bool,
 }
 

@@ -34,7 +34,9 @@ use nix::errno::Errno;
 
 use crate::plan::SeccompPlan;
 use codegen::Entry;
-pub use table::{rule_for, rules, Action, ArgCmp, Args, Cmp, Rule, When};
+pub use table::{
+    rule_for, rules, watch_for, watches, Action, ArgCmp, Args, Cmp, Rule, Watch, When,
+};
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("corral's seccomp filter supports x86_64 and aarch64 only");
@@ -154,16 +156,33 @@ fn compile_rules<'a>(
     }
     let rule_count = selected.len();
     if notify {
-        for (name, nr) in monitor::WATCHED {
-            selected.push((
-                name,
-                Entry {
-                    nr: nr as u32,
-                    action: Action::Eperm,
-                    args: Args::Any,
-                    watch: true,
-                },
-            ));
+        for watch in watches() {
+            let Some(nr) = watch.nr else { continue };
+            let nr = nr as u32;
+            match selected.iter_mut().find(|(_, e)| e.nr == nr) {
+                // A call both denied (on some arguments) and watched (on
+                // others): notified when either matches; the supervisor
+                // applies the deny rule first.
+                Some((name, e)) => {
+                    if e.action != Action::Eperm {
+                        return Err(SeccompError::InvalidRule {
+                            rule: name,
+                            problem: "returns ENOSYS but is also watched by the monitor",
+                        });
+                    }
+                    e.args = union(e.args, watch.when);
+                    e.watch = true;
+                }
+                None => selected.push((
+                    watch.name,
+                    Entry {
+                        nr,
+                        action: Action::Eperm,
+                        args: watch.when,
+                        watch: true,
+                    },
+                )),
+            }
         }
     }
     selected.sort_unstable_by_key(|(_, e)| e.nr);
@@ -180,6 +199,18 @@ fn compile_rules<'a>(
         rule_count,
         notify,
     })
+}
+
+/// Calls selected by `a` or by `b`. The merged list is made once per plan
+/// variant (programs are cached for the process's life), so it is leaked.
+fn union(a: Args, b: Args) -> Args {
+    match (a, b) {
+        (Args::AnyOf(a), Args::AnyOf(b)) => {
+            let both: Vec<&'static [ArgCmp]> = a.iter().chain(b.iter()).copied().collect();
+            Args::AnyOf(Box::leak(both.into_boxed_slice()))
+        }
+        _ => Args::Any,
+    }
 }
 
 /// Compiles checked `entries` (sorted, unique) within the kernel's limit.

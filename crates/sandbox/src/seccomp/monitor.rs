@@ -3,10 +3,12 @@
 //! two kinds of calls to the supervisor, which serves the listener with
 //! [`serve`]:
 //!
-//! - the calls the monitor watches (`execve`, `execveat`, `connect`,
-//!   `bind`, `listen`; the table never denies them): the supervisor reads
-//!   what the call names (a path, argv, a socket address) from the
-//!   caller's memory, reports it, and lets the call continue;
+//! - the calls the monitor watches ([`super::watches`]: exec, exit,
+//!   connect, bind, listen, sockets of unusual families, and opens,
+//!   renames, unlinks and truncates with write intent, told apart from
+//!   reads by the flags inside the filter): the supervisor reads what the
+//!   call names (a path, argv, a socket address) from the caller's memory,
+//!   reports it, and lets the call continue;
 //! - every call the table denies with EPERM: the supervisor reports it
 //!   (which syscall, the rule's reason) and answers EPERM. It never lets
 //!   one continue: the decision was the kernel's, made on the registers
@@ -18,23 +20,10 @@
 //! fails every notified call with ENOSYS: the sandbox stops rather than
 //! runs unobserved, and a denied call stays denied.
 
-use super::table::rule_for;
+use super::table::{rule_for, watch_for};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
-
-/// The calls the monitor watches (never in the deny table).
-pub const WATCHED: [(&str, i64); 5] = [
-    ("execve", libc::SYS_execve),
-    ("execveat", libc::SYS_execveat),
-    ("connect", libc::SYS_connect),
-    ("bind", libc::SYS_bind),
-    ("listen", libc::SYS_listen),
-];
-
-fn watched(nr: i64) -> bool {
-    WATCHED.iter().any(|(_, n)| *n == nr)
-}
 
 /// Longest path or argument read; longer ones are cut (and marked).
 const MAX_STRING: usize = 4096;
@@ -66,12 +55,57 @@ pub enum Call {
         fd: i32,
         backlog: i32,
     },
+    /// `exit_group(code)`: the process is ending (the low 8 bits are its
+    /// exit status). A process killed by a signal makes no such call.
+    Exit {
+        code: i32,
+    },
+    /// `socket(family, type, protocol)` of an unusual family.
+    Socket {
+        family: u16,
+        kind: i32,
+    },
+    /// A write-intent file call: `open`/`openat` with write flags,
+    /// `creat`, `truncate`/`ftruncate`, `rename*`, `unlink*`, `rmdir`.
+    /// `path` is absolute when it could be resolved (against the caller's
+    /// cwd or the directory descriptor, as the caller sees them).
+    File {
+        op: FileOp,
+        syscall: &'static str,
+        path: Option<String>,
+        /// The new name, for a rename.
+        to: Option<String>,
+        /// The open flags, for an open.
+        flags: Option<u32>,
+    },
     /// A call the deny filter refused (answered EPERM).
     Denied {
         syscall: &'static str,
         reason: &'static str,
         args: [u64; 6],
     },
+}
+
+/// What a write-intent file call does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOp {
+    Open,
+    Create,
+    Truncate,
+    Rename,
+    Unlink,
+}
+
+impl FileOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            FileOp::Open => "open",
+            FileOp::Create => "create",
+            FileOp::Truncate => "truncate",
+            FileOp::Rename => "rename",
+            FileOp::Unlink => "unlink",
+        }
+    }
 }
 
 /// One observation.
@@ -89,6 +123,7 @@ pub struct Observed {
 /// handing each observation to `sink` and continuing every call.
 pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed)) {
     let fd = listener.as_raw_fd();
+    sync_wake_up(fd);
     loop {
         let mut pfd = libc::pollfd {
             fd,
@@ -119,39 +154,98 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed)) {
             }
         }
         let nr = i64::from(notif.data.nr);
-        // Only a watched call ever continues; anything else reached us
-        // because the filter denied it.
-        let call = if watched(nr) {
-            read_call(&notif)
-        } else {
-            let rule = rule_for(nr);
-            Some(Call::Denied {
-                syscall: rule.map_or("(unknown)", |r| r.name),
-                reason: rule.map_or("denied by the seccomp filter", |r| r.reason),
-                args: notif.data.args,
-            })
+        let args = notif.data.args;
+        // The deny rule first, on the registers the filter decided on: a
+        // call that reached us for a denial is never let through. One that
+        // neither a rule nor a watch selects cannot arrive (the reference
+        // tests hold the filter to the tables); if it did, it is refused.
+        let denied = match (rule_for(nr), watch_for(nr)) {
+            (Some(rule), _) if rule.args.matches(&args) => Some(rule),
+            (_, Some(watch)) if watch.when.matches(&args) => None,
+            (rule, _) => Some(rule.unwrap_or(&UNKNOWN)),
         };
-        let consistent = id_valid(fd, notif.id);
-        // Reported before the call goes on (or fails): when the command
-        // ends, every call it made is on record, and a full trail holds
-        // the sandbox back rather than losing events.
-        if let Some(call) = call {
+        if let Some(rule) = denied {
             sink(Observed {
                 pid: notif.pid,
+                call: Call::Denied {
+                    syscall: rule.name,
+                    reason: rule.reason,
+                    args,
+                },
+                consistent: true,
+            });
+            respond(fd, notif.id, -libc::EPERM, 0);
+            continue;
+        }
+        let pid = notif.pid;
+        // Calls whose registers say it all go on at once; the others after
+        // their memory is read (their buffers may be gone afterwards).
+        if let Some(call) = register_only(nr, &args) {
+            respond(fd, notif.id, 0, CONTINUE);
+            sink(Observed {
+                pid,
+                call,
+                consistent: true,
+            });
+            continue;
+        }
+        let call = read_call(&notif);
+        let consistent = id_valid(fd, notif.id);
+        // Reported before the call goes on: when the command ends, every
+        // call it made is on record, and a full trail holds the sandbox
+        // back rather than losing events.
+        if let Some(call) = call {
+            sink(Observed {
+                pid,
                 call,
                 consistent,
             });
         }
-        if watched(nr) {
-            respond(
-                fd,
-                notif.id,
-                0,
-                libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
-            );
-        } else {
-            respond(fd, notif.id, -libc::EPERM, 0);
-        }
+        respond(fd, notif.id, 0, CONTINUE);
+    }
+}
+
+const CONTINUE: u32 = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32;
+
+/// For a notification no table explains (which cannot happen).
+static UNKNOWN: super::Rule = super::Rule {
+    name: "(unknown)",
+    nr: None,
+    only_on: None,
+    when: super::When::Always,
+    args: super::Args::Any,
+    action: super::Action::Eperm,
+    reason: "denied by the seccomp filter",
+};
+
+/// Asks the kernel to switch straight to the woken task on both legs of a
+/// notification (Linux 6.6): the caller and the supervisor hand the CPU to
+/// each other instead of waiting to be scheduled. Best effort.
+fn sync_wake_up(fd: i32) {
+    // SECCOMP_IOCTL_NOTIF_SET_FLAGS = SECCOMP_IOW(4, __u64), and
+    // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1; libc has neither yet.
+    const SET_FLAGS: u64 = 0x4008_2104;
+    const SYNC_WAKE_UP: u64 = 1;
+    // SAFETY: SET_FLAGS takes its flags by value; a kernel without it fails
+    // with EINVAL/ENOTTY and nothing changes.
+    let _ = unsafe { libc::ioctl(fd, SET_FLAGS as _, SYNC_WAKE_UP) };
+}
+
+/// The calls answered from the registers alone.
+fn register_only(nr: i64, a: &[u64; 6]) -> Option<Call> {
+    match nr {
+        libc::SYS_exit_group => Some(Call::Exit {
+            code: (a[0] & 0xff) as i32,
+        }),
+        libc::SYS_listen => Some(Call::Listen {
+            fd: a[0] as i32,
+            backlog: a[1] as i32,
+        }),
+        libc::SYS_socket => Some(Call::Socket {
+            family: a[0] as u16,
+            kind: a[1] as i32,
+        }),
+        _ => None,
     }
 }
 
@@ -200,13 +294,84 @@ fn read_call(n: &libc::seccomp_notif) -> Option<Call> {
             Call::Bind { fd, addr, family }
         });
     }
-    if nr == libc::SYS_listen {
-        return Some(Call::Listen {
-            fd: a[0] as i32,
-            backlog: a[1] as i32,
-        });
+    read_file_call(pid, nr, &a)
+}
+
+/// The path a `*at` call names: absolute as given, else joined to the
+/// directory `dirfd` names (the cwd for AT_FDCWD), as the caller sees it.
+fn at_path(pid: u32, dirfd: i32, path: Option<String>) -> Option<String> {
+    let path = path?;
+    if path.starts_with('/') {
+        return Some(path);
     }
-    None
+    let base = if dirfd == libc::AT_FDCWD {
+        format!("/proc/{pid}/cwd")
+    } else {
+        format!("/proc/{pid}/fd/{dirfd}")
+    };
+    let base = std::fs::read_link(base).ok()?;
+    let base = base.to_string_lossy();
+    Some(match path.as_str() {
+        "" | "." => base.into_owned(),
+        _ => format!("{}/{path}", base.trim_end_matches('/')),
+    })
+}
+
+fn read_file_call(pid: u32, nr: i64, a: &[u64; 6]) -> Option<Call> {
+    let s = |at: u64| read_string(pid, at);
+    let cwd = libc::AT_FDCWD;
+    let (op, path, to, flags) = match nr {
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_open => (FileOp::Open, at_path(pid, cwd, s(a[0])), None, Some(a[1])),
+        libc::SYS_openat => (
+            FileOp::Open,
+            at_path(pid, a[0] as i32, s(a[1])),
+            None,
+            Some(a[2]),
+        ),
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_creat => (FileOp::Create, at_path(pid, cwd, s(a[0])), None, None),
+        libc::SYS_truncate => (FileOp::Truncate, at_path(pid, cwd, s(a[0])), None, None),
+        libc::SYS_ftruncate => (
+            FileOp::Truncate,
+            std::fs::read_link(format!("/proc/{pid}/fd/{}", a[0] as i32))
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned()),
+            None,
+            None,
+        ),
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_rename => (
+            FileOp::Rename,
+            at_path(pid, cwd, s(a[0])),
+            at_path(pid, cwd, s(a[1])),
+            None,
+        ),
+        libc::SYS_renameat | libc::SYS_renameat2 => (
+            FileOp::Rename,
+            at_path(pid, a[0] as i32, s(a[1])),
+            at_path(pid, a[2] as i32, s(a[3])),
+            None,
+        ),
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_unlink | libc::SYS_rmdir => {
+            (FileOp::Unlink, at_path(pid, cwd, s(a[0])), None, None)
+        }
+        libc::SYS_unlinkat => (
+            FileOp::Unlink,
+            at_path(pid, a[0] as i32, s(a[1])),
+            None,
+            None,
+        ),
+        _ => return None,
+    };
+    Some(Call::File {
+        op,
+        syscall: watch_for(nr).map_or("?", |w| w.name),
+        path,
+        to,
+        flags: flags.map(|f| f as u32),
+    })
 }
 
 /// Reads `len` bytes at `addr` in process `pid` (fewer at an unmapped end).
@@ -353,9 +518,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn watched_calls_are_never_denied_by_the_table() {
-        for (name, nr) in WATCHED {
-            assert!(rule_for(nr).is_none(), "{name} is both watched and denied");
+    fn watched_calls_denied_on_some_arguments_are_denied_in_every_plan() {
+        // The supervisor applies a watched call's deny rule without knowing
+        // the plan: such a rule must be in every plan.
+        for w in super::super::watches() {
+            let Some(nr) = w.nr else { continue };
+            if let Some(rule) = rule_for(nr) {
+                assert_eq!(rule.when, super::super::When::Always, "{}", w.name);
+                assert_ne!(
+                    rule.args,
+                    super::super::Args::Any,
+                    "{} is always denied",
+                    w.name
+                );
+            }
         }
     }
 

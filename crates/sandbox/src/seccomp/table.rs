@@ -348,6 +348,119 @@ static RULES: &[Rule] = &[
     Rule::deny(sys!(SYS_sched_setaffinity), "the CPU limit is enforced by affinity (no cgroup), so widening it would escape the limit").when(When::DenyAffinityChanges),
 ];
 
+/// A call the monitor watches (notify mode only): reported, then let
+/// through. `when` narrows it on the registers, so that uninteresting calls
+/// (an `openat` for reading) stay in the kernel at full speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watch {
+    pub name: &'static str,
+    pub nr: Option<i64>,
+    pub when: Args,
+}
+
+impl Watch {
+    const fn on(sys: (&'static str, Option<i64>, Option<&'static str>)) -> Watch {
+        Watch {
+            name: sys.0,
+            nr: sys.1,
+            when: Args::Any,
+        }
+    }
+    const fn when(self, any_of: &'static [&'static [ArgCmp]]) -> Watch {
+        Watch {
+            when: Args::AnyOf(any_of),
+            ..self
+        }
+    }
+}
+
+/// Open flags that mean an intent to write: the single-bit alternatives
+/// compile to one `JSET`. (`O_RDONLY` is 0: a read-only open has none.)
+macro_rules! write_intent {
+    ($f:literal) => {
+        &[
+            &[has_bits($f, libc::O_WRONLY as u32)],
+            &[has_bits($f, libc::O_RDWR as u32)],
+            &[has_bits($f, O_CREAT)],
+            &[has_bits($f, libc::O_TRUNC as u32)],
+            &[has_bits($f, O_TMPFILE_BIT)],
+        ]
+    };
+}
+const WRITE_INTENT_1: &[&[ArgCmp]] = write_intent!(1);
+const WRITE_INTENT_2: &[&[ArgCmp]] = write_intent!(2);
+
+/// `socket(domain, ...)` outside the families every program uses (unix,
+/// IPv4, IPv6, netlink): AF_VSOCK, AF_BLUETOOTH, AF_ALG, AF_XDP... are
+/// unusual for an agent and worth a line.
+const UNUSUAL_FAMILY: &[&[ArgCmp]] = &[&[
+    ne(0, libc::AF_UNIX as u32),
+    ne(0, libc::AF_INET as u32),
+    ne(0, libc::AF_INET6 as u32),
+    ne(0, libc::AF_NETLINK as u32),
+]];
+
+/// What the monitor watches. A call here that a deny rule also names is
+/// sent to the supervisor when either matches; the supervisor applies
+/// the deny rule first, on the same registers the filter saw.
+#[rustfmt::skip]
+const WATCHES: &[Watch] = &[
+    Watch::on(sys!(SYS_execve)),
+    Watch::on(sys!(SYS_execveat)),
+    Watch::on(sys!(SYS_exit_group)),
+    Watch::on(sys!(SYS_connect)),
+    Watch::on(sys!(SYS_bind)),
+    Watch::on(sys!(SYS_listen)),
+    Watch::on(sys!(SYS_socket)).when(UNUSUAL_FAMILY),
+    Watch::on(sys!(SYS_open, only_on = "x86_64")).when(WRITE_INTENT_1),
+    Watch::on(sys!(SYS_openat)).when(WRITE_INTENT_2),
+    Watch::on(sys!(SYS_creat, only_on = "x86_64")),
+    Watch::on(sys!(SYS_truncate)),
+    Watch::on(sys!(SYS_ftruncate)),
+    Watch::on(sys!(SYS_rename, only_on = "x86_64")),
+    Watch::on(sys!(SYS_renameat)),
+    Watch::on(sys!(SYS_renameat2)),
+    Watch::on(sys!(SYS_unlink, only_on = "x86_64")),
+    Watch::on(sys!(SYS_unlinkat)),
+    Watch::on(sys!(SYS_rmdir, only_on = "x86_64")),
+];
+
+/// The calls the monitor watches (those that exist on this architecture
+/// have `nr`).
+pub fn watches() -> &'static [Watch] {
+    WATCHES
+}
+
+/// The watch for syscall number `nr`, if any.
+pub fn watch_for(nr: i64) -> Option<&'static Watch> {
+    WATCHES.iter().find(|w| w.nr == Some(nr))
+}
+
+impl ArgCmp {
+    /// Whether the comparison holds for `args`: the low 32 bits, as the
+    /// filter compares them.
+    pub fn holds(&self, args: &[u64; 6]) -> bool {
+        let v = args[usize::from(self.index.min(5))] as u32;
+        match self.op {
+            Cmp::Eq(k) => v == k,
+            Cmp::Ne(k) => v != k,
+            Cmp::MaskedEq { mask, value } => v & mask == value,
+        }
+    }
+}
+
+impl Args {
+    /// Whether a call with `args` is selected, as the filter decides it.
+    pub fn matches(&self, args: &[u64; 6]) -> bool {
+        match self {
+            Args::Any => true,
+            Args::AnyOf(alternatives) => alternatives
+                .iter()
+                .any(|all_of| all_of.iter().all(|c| c.holds(args))),
+        }
+    }
+}
+
 /// The whole table, for documentation and `corral doctor`. Rules that do
 /// not exist on this architecture have `nr: None`.
 pub fn rules() -> &'static [Rule] {

@@ -40,16 +40,6 @@ fn selected(plan: &SeccompPlan) -> Vec<&'static Rule> {
         .collect()
 }
 
-fn holds(cmp: &ArgCmp, args: &[u64; 6]) -> bool {
-    // The table compares the low 32 bits.
-    let v = args[usize::from(cmp.index)] as u32;
-    match cmp.op {
-        Cmp::Eq(k) => v == k,
-        Cmp::Ne(k) => v != k,
-        Cmp::MaskedEq { mask, value } => v & mask == value,
-    }
-}
-
 /// What `rules` say about a native call: the x32 guard, then any rule for
 /// `nr` whose arguments match denies with its action, else ALLOW.
 pub(super) fn expected<'a>(
@@ -64,13 +54,7 @@ pub(super) fn expected<'a>(
         if rule.nr != Some(i64::from(nr)) {
             continue;
         }
-        let hit = match rule.args {
-            Args::Any => true,
-            Args::AnyOf(alternatives) => alternatives
-                .iter()
-                .any(|all_of| all_of.iter().all(|c| holds(c, args))),
-        };
-        if hit {
+        if rule.args.matches(args) {
             return match rule.action {
                 Action::Eperm => EPERM,
                 Action::Enosys => ENOSYS,
@@ -80,15 +64,25 @@ pub(super) fn expected<'a>(
     ALLOW
 }
 
+/// Every argument condition of the deny table and of the monitor's
+/// watches.
+fn conditions() -> impl Iterator<Item = &'static [&'static [ArgCmp]]> {
+    rules()
+        .iter()
+        .map(|r| r.args)
+        .chain(watches().iter().map(|w| w.when))
+        .filter_map(|a| match a {
+            Args::AnyOf(a) => Some(a),
+            Args::Any => None,
+        })
+}
+
 /// Argument values for index `i`: edge values and, for every comparison
 /// of the table on `i`, values that match it, miss it by one bit, and
 /// carry high bits.
 fn candidates(index: u8) -> Vec<u64> {
     let mut low: BTreeSet<u32> = [0, 1, 0x80, 0x8_0000, 0x7fff_ffff, 0x8000_0000, u32::MAX].into();
-    for rule in rules() {
-        let Args::AnyOf(alternatives) = rule.args else {
-            continue;
-        };
+    for alternatives in conditions() {
         for cmp in alternatives
             .iter()
             .flat_map(|a| a.iter())
@@ -117,13 +111,8 @@ fn candidates(index: u8) -> Vec<u64> {
 /// Every pair of candidate values on every pair of argument indices the
 /// table reads, the other arguments all-zero or all-one.
 fn full_vectors() -> Vec<[u64; 6]> {
-    let used: BTreeSet<u8> = rules()
-        .iter()
-        .filter_map(|r| match r.args {
-            Args::AnyOf(a) => Some(a.iter().flat_map(|all| all.iter().map(|c| c.index))),
-            Args::Any => None,
-        })
-        .flatten()
+    let used: BTreeSet<u8> = conditions()
+        .flat_map(|a| a.iter().flat_map(|all| all.iter().map(|c| c.index)))
         .collect();
     let mut out = Vec::new();
     for &i in &used {
@@ -188,7 +177,13 @@ fn every_syscall_number_decides_as_the_table_says() {
         let mut narrowed_names = BTreeSet::new();
         for nr in numbers() {
             let rule = table.iter().find(|r| r.nr == Some(i64::from(nr)));
-            let narrowed = matches!(rule.map(|r| r.args), Some(Args::AnyOf(_)));
+            let watch = watch_for(i64::from(nr)).filter(|_| plan.notify);
+            // Rule and watch merge: the arguments are read unless either
+            // selects every call.
+            let narrowed = !matches!(
+                (rule.map(|r| r.args), watch.map(|w| w.when)),
+                (Some(Args::Any), _) | (_, Some(Args::Any)) | (None, None)
+            );
             let name = rule.map_or("-", |r| r.name);
             if narrowed {
                 narrowed_names.insert(name);
@@ -205,9 +200,7 @@ fn every_syscall_number_decides_as_the_table_says() {
                 if plan.notify {
                     // Denials (not the x32 guard's) and watched calls go to
                     // the supervisor; ENOSYS stays in the kernel.
-                    let watched = super::super::monitor::WATCHED
-                        .iter()
-                        .any(|(_, n)| i64::from(nr) == *n);
+                    let watched = watch_for(i64::from(nr)).is_some_and(|w| w.when.matches(args));
                     if watched || (want == EPERM && nr < X32_SYSCALL_BIT) {
                         want = libc::SECCOMP_RET_USER_NOTIF;
                     }

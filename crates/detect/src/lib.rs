@@ -1,0 +1,152 @@
+//! corral's detection layer: it turns the events of a running sandbox (the
+//! same events the audit trail records) into [`Finding`]s, and says what
+//! the policy wants done about each ([`Response`]).
+//!
+//! Data flows one way: the caller (corral's `run`) hands every event to
+//! [`Engine::observe`] as it is recorded, acts on the findings returned
+//! (records them, prints them, kills or freezes the sandbox) and ends the
+//! run's verdict with [`Engine::findings`]. The engine does no I/O and
+//! starts no thread: it is plain logic over the events, tested as such.
+//!
+//! # The events (audit schema v1, the details of each `kind`)
+//!
+//! Every event has `kind` and its details (a JSON object). `pid` is a host
+//! pid. The kinds the detectors read:
+//!
+//! - `proc.exec`: `pid`, `ppid`, `path` (as passed to execve), `argv`
+//!   (array of strings), `cwd`, `dirfd` (execveat only).
+//! - `proc.exit`: `pid`, `code` (the exit_group status) or `signal`.
+//! - `sock.connect` / `sock.bind`: `pid`, `fd`, `family` (`unix`, `inet`,
+//!   `inet6`, `netlink`, `packet`, `family N`), `addr` (`IP:PORT`,
+//!   `[IPv6]:PORT`, a unix path or `@abstract`).
+//! - `sock.listen`: `pid`, `fd`, `backlog`, `addr` (from the bind, if seen).
+//! - `sock.socket`: `pid`, `family`, `type` (unusual families only).
+//! - `file.write`: `pid`, `op` (`open`, `create`, `rename`, `unlink`,
+//!   `truncate`), `path` (absolute when it could be resolved), `to` (for
+//!   `rename`), `flags` (for `open`, e.g. `["O_WRONLY","O_CREAT"]`),
+//!   `writable` (false when the path is outside every path the sandbox may
+//!   write: the kernel refuses it).
+//! - `sys.denied`: `pid`, `syscall`, `reason`, `args`, `errno`.
+//! - `resource.sample`: `interval_ms`, `processes`, `threads`,
+//!   `cpu_percent` (of one core: 200 = two cores busy), `rss_kib`, `top`
+//!   (array of `{pid, comm, cpu_percent, cpu_ms, rss_kib, threads}`), and
+//!   `cpu_limit_percent` when the policy caps CPU (`cpus = 1` is 100).
+//! - `resource.limit`: `limit` (`memory`, `pids`, `cpu`, `timeout`), `detail`.
+//! - `net.connect` (the egress proxy): `via`, `pid`, `host`, `port`, `addrs`,
+//!   `upstream`, `decision` (`allow`, `deny`, `error`), `rule`, `reason`,
+//!   `protocol` (`tls`, `http`, `ssh`, `stratum`, `other`), `detail` (SNI,
+//!   Host, SSH banner, mining method), `severity` (`info`, `warning`,
+//!   `critical`), `bytes_up`, `bytes_down`, `duration_ms`.
+//! - `dns.query`: the same fields, with `host` the name, `qtype`, `addrs`
+//!   the answer.
+//! - `run.start`, `run.exit`, `verdict`, `audit.dropped`, `finding`: corral's
+//!   own, ignored by detectors.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// One event, as recorded in the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// When it happened, from the run's start (a live run: the monotonic
+    /// clock; a log read back: `ts` minus the first line's `ts`).
+    pub at: Duration,
+    pub kind: &'a str,
+    pub details: &'a Map<String, Value>,
+}
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What is done about a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Response {
+    /// Recorded in the audit trail only.
+    Log,
+    /// Recorded, printed on stderr, and sent to the webhook if one is set.
+    Alert,
+    /// As `alert`, and the behaviour is refused where corral can refuse it
+    /// (the egress proxy); elsewhere the same as `kill`.
+    Deny,
+    /// As `alert`, then the whole sandbox is frozen (cgroup freezer) for a
+    /// forensic snapshot, then killed.
+    Freeze,
+    /// As `alert`, and the whole sandbox is killed at once.
+    Kill,
+}
+
+/// One event a finding rests on, abbreviated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub kind: String,
+    /// From the run's start, milliseconds.
+    pub at_ms: u64,
+    /// The event's pid, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The event's telling details in one line (`argv`, `host:port`,
+    /// `path`, ...), control characters escaped.
+    pub summary: String,
+}
+
+/// Something a detector found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable dotted id: `miner.stratum`, `tunnel.ssh`, `baseline.exec`...
+    pub id: String,
+    pub severity: Severity,
+    /// MITRE ATT&CK technique, e.g. `T1496` (resource hijacking).
+    pub technique: &'static str,
+    /// One line, plain words: what was seen and why it matters.
+    pub explanation: String,
+    /// What the policy says to do.
+    pub response: Response,
+    /// The process most to blame, if one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    pub evidence: Vec<Evidence>,
+}
+
+mod baseline;
+mod engine;
+
+pub use baseline::{Baseline, BaselineError};
+pub use engine::{Context, Engine};
+
+/// An event owned (a log read back, or a copy kept for later).
+#[derive(Debug, Clone)]
+pub struct OwnedEvent {
+    pub at: Duration,
+    pub kind: String,
+    pub details: Map<String, Value>,
+}
+
+impl OwnedEvent {
+    pub fn as_event(&self) -> Event<'_> {
+        Event {
+            at: self.at,
+            kind: &self.kind,
+            details: &self.details,
+        }
+    }
+}
