@@ -2,7 +2,8 @@
 //!
 //! Recording takes the timestamp and enqueues; the thread assigns `seq` and
 //! `prev`, encodes, and writes whatever the queue holds as one batch (one
-//! `write(2)` unless the kernel takes less), always ending on a line boundary.
+//! `write(2)` unless the kernel takes less), always ending on a line boundary,
+//! then rests for [`LINGER`] so that a trickle of events is batched too.
 
 use std::collections::BTreeMap;
 use std::fs::{DirBuilder, File, OpenOptions};
@@ -25,6 +26,13 @@ pub const DEFAULT_QUEUE: usize = 65536;
 
 /// A batch stops growing at about this many bytes (and is written at once).
 const BATCH_BYTES: usize = 256 * 1024;
+
+/// After writing a batch the thread rests this long before taking the next
+/// one, so that a steady trickle of events (an exec-heavy build) is written
+/// in batches instead of waking the thread, and a core, once per event. An
+/// idle trail blocks instead: the first event of a burst wakes it. Events
+/// wait at most this long (plus the write) in memory.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Where and what to write.
 #[derive(Clone, Debug)]
@@ -263,6 +271,7 @@ impl Thread {
             }
             self.note_drops(&mut buf)?;
             self.write(&buf)?;
+            std::thread::sleep(LINGER);
         }
     }
 
