@@ -27,6 +27,8 @@ pub struct Resolved {
     pub fs: FsResolved,
     /// The compiled network rules; `None`: no network at all.
     pub net: Option<NetPolicy>,
+    /// The workspace, canonical.
+    pub workspace: PathBuf,
 }
 
 pub fn home_dir() -> Option<PathBuf> {
@@ -185,6 +187,7 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
         plan,
         fs: fs_resolved,
         net,
+        workspace,
     })
 }
 

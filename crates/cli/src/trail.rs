@@ -312,7 +312,14 @@ pub struct Sampler {
 const SAMPLE_TOP: usize = 8;
 
 impl Sampler {
-    pub fn start(handle: Handle, init_pid: i32, interval: std::time::Duration) -> Result<Sampler> {
+    /// `budget`: the sandbox's CPU budget in percent of one core (its
+    /// `cpus` limit, else all the machine's cores), stated in each sample.
+    pub fn start(
+        record: impl Fn(&str, Map<String, Value>) + Send + 'static,
+        init_pid: i32,
+        interval: std::time::Duration,
+        budget: f64,
+    ) -> Result<Sampler> {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("corral-sampler".into())
@@ -341,6 +348,7 @@ impl Sampler {
                             serde_json::json!({
                                 "pid": p.pid, "comm": p.comm, "cpu_percent": round(*cpu),
                                 "cpu_ms": p.cpu_ms, "rss_kib": p.rss_kib, "threads": p.threads,
+                                "io_kib": corral_sandbox::sample::io_bytes(p.pid).map(|b| b / 1024),
                             })
                         })
                         .collect();
@@ -350,10 +358,11 @@ impl Sampler {
                         "threads": now.iter().map(|p| p.threads).sum::<u64>(),
                         "cpu_percent": round(procs.iter().map(|(c, _)| c).sum::<f64>()),
                         "rss_kib": now.iter().map(|p| p.rss_kib).sum::<u64>(),
+                        "cpu_budget_percent": budget,
                         "top": top,
                     });
                     if let serde_json::Value::Object(map) = details {
-                        handle.record("resource.sample", map);
+                        record("resource.sample", map);
                     }
                     before = now;
                 }

@@ -78,9 +78,17 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .transpose()?
         .map_or(std::time::Duration::from_secs(1), |d| d.0);
     let audit_sink: OnceCell<AuditSink> = OnceCell::new();
+    // The CPU the sandbox may use, in percent of one core.
+    let cpu_budget =
+        policy.limits.cpus.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+        }) * 100.0;
     let start_details = json_map(serde_json::json!({
         "command": &trail_plan.command,
         "cwd": plan.cwd,
+        "workspace": resolved.workspace,
+        "writable": &writable,
+        "profile": policy.extends.as_deref().unwrap_or(corral_policy::DEFAULT_PROFILE),
         "header": &header,
         "network": resolved.net.is_some(),
         "monitor": plan.seccomp.notify,
@@ -95,7 +103,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
             denied: std::sync::Arc::default(),
         });
         if !interval.is_zero() {
-            let s = trail::Sampler::start(started.handle(), init_pid, interval)
+            let handle = started.handle();
+            let record = move |kind: &str, details| handle.record(kind, details);
+            let s = trail::Sampler::start(record, init_pid, interval, cpu_budget)
                 .map_err(|e| format!("{e:#}"))?;
             let _ = sampler.set(s);
         }
