@@ -125,6 +125,18 @@ pub fn descendants(init_pid: i32) -> Vec<u32> {
     found
 }
 
+/// Bytes a process has read and written through any file descriptor
+/// (`rchar` + `wchar` of `/proc/PID/io`): progress that is not CPU. `None`
+/// once the process is gone or when the file cannot be read.
+pub fn io_bytes(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse::<u64>().ok())
+    };
+    Some(field("rchar:")?.saturating_add(field("wchar:")?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,16 +175,4 @@ mod tests {
         assert!(s.threads >= 1);
         assert_eq!(ppid(me), Some(std::os::unix::process::parent_id()));
     }
-}
-
-/// Bytes a process has read and written through any file descriptor
-/// (`rchar` + `wchar` of `/proc/PID/io`): progress that is not CPU. `None`
-/// once the process is gone or when the file cannot be read.
-pub fn io_bytes(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
-    let field = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.trim().parse::<u64>().ok())
-    };
-    Some(field("rchar:")?.saturating_add(field("wchar:")?))
 }
