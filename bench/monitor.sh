@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Monitor benchmark: what the audit trail's in-sandbox monitor (seccomp
-# user notification: execs, connects, binds, listens, refused calls) costs
+# user notification: execs, exits, connects, binds, listens, write-intent
+# file calls, refused calls) costs
 # a real file- and exec-heavy workload, side by side in one hyperfine run:
 #   1. build a small C project (60 files, make -j2: ~200 execs of cc, as,
 #      ld and friends);
@@ -94,7 +95,7 @@ section=$WORK/section.md
 {
     echo "## Monitor"
     echo
-    echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) CPUs, kernel \`$(uname -r)\`, corral \`$(git -C "$REPO" rev-parse --short HEAD)\`, by \`bench/monitor.sh\` (hyperfine, $BUILD_RUNS runs per build command and $RUNS per untar command after 2 warmups, the three variants of each workload in one run). The monitor today records execs, connects, binds, listens and refused calls; writes are not watched yet."
+    echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) CPUs, kernel \`$(uname -r)\`, corral \`$(git -C "$REPO" rev-parse --short HEAD)\`, by \`bench/monitor.sh\` (hyperfine, $BUILD_RUNS runs per build command and $RUNS per untar command after 2 warmups, the three variants of each workload in one run). The monitor records execs, exits, connects, binds, listens, sockets of unusual families, write-intent file calls (opens for writing, creat, truncate, rename, unlink) and refused calls."
     echo
     cat "$results"
 } >"$section"

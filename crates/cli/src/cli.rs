@@ -26,9 +26,40 @@ pub enum Command {
     Policy(PolicyCommand),
     /// Show which isolation layers this machine supports, and how to fix what is missing.
     Doctor,
+    /// Prove containment: run a red-team suite of rogue-agent behaviours
+    /// (mining, tunnels, reverse shells, probes, credential theft...), each in
+    /// a fresh sandbox under the policy, and print a scorecard. Exit 0 only
+    /// when every scenario is contained and no benign twin was flagged.
+    Verify(Box<VerifyArgs>),
     /// List, show and verify the audit trails of past runs.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Learn a baseline (what normal runs do: executables, endpoints, write
+    /// locations, CPU and memory) from audit trails, for `corral run --baseline`.
+    Learn(Box<LearnArgs>),
+}
+
+/// `corral learn --from LOG... | --runs N [POLICY FLAGS] -- COMMAND`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["from", "runs"]))]
+pub struct LearnArgs {
+    /// Finished audit trails to learn from: run ids (or unique prefixes) from
+    /// `corral log list`, or trail files (repeatable: `--from A B` or `--from A --from B`).
+    #[arg(long, value_name = "LOG", num_args = 1.., conflicts_with = "runs")]
+    pub from: Vec<String>,
+    /// Run COMMAND N times in the sandbox (with the policy flags given; each
+    /// run's trail is kept, labelled `corral.learn`) and learn from those runs.
+    #[arg(long, value_name = "N", requires = "command")]
+    pub runs: Option<u32>,
+    /// Write the baseline to FILE (a new file) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// With --runs: the policy the runs get (the same flags as `corral run`).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// With --runs: the command and its arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND", conflicts_with = "from")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +113,20 @@ pub enum PolicyCommand {
     },
     /// Print the effective policy as TOML, after the profile, the file and the flags are merged.
     Show(Box<PolicyArgs>),
+    /// Print the effective policy as a short Markdown brief for the agent
+    /// inside (its system prompt or AGENTS.md): what it may do, what it
+    /// cannot, and what a refusal looks like.
+    Brief(Box<PolicyArgs>),
+    /// Write the tightest policy that would have allowed these runs (TOML to
+    /// review, with what they were refused as comments), from their audit trails.
+    Suggest {
+        /// Finished audit trails: run ids (or unique prefixes) from `corral log list`, or trail files.
+        #[arg(required = true, value_name = "LOG")]
+        logs: Vec<String>,
+        /// Write the policy to FILE (a new file) instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Flags that shape the effective policy (shared by `run` and `policy show`).
@@ -162,6 +207,10 @@ pub struct RunArgs {
     /// allowed or not) to FILE as JSON Lines.
     #[arg(long, value_name = "FILE")]
     pub net_log: Option<std::path::PathBuf>,
+    /// A baseline (`corral learn`): what deviates from it is a `baseline.*`
+    /// finding.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<std::path::PathBuf>,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
@@ -180,4 +229,30 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
         ));
     }
     Ok((k.to_string(), v.to_string()))
+}
+
+/// `corral verify [--policy FILE | --profile NAME] [--only ID...] [--json] [--report FILE.md]`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Policy file (TOML) the scenarios run under.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Built-in profile: offline (default), coding-agent, rollout.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Only these scenarios (`--only mining escape`, or comma-separated); see --list.
+    #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Print the scorecard as JSON (for CI) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a Markdown report a security team can file to FILE.
+    #[arg(long, value_name = "FILE.md")]
+    pub report: Option<PathBuf>,
+    /// List the scenarios (id, what each attempts, its twin) and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Keep the scenarios' workspaces and audit trails; their directory is printed.
+    #[arg(long)]
+    pub keep: bool,
 }

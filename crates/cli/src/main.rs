@@ -17,6 +17,7 @@ mod layers;
 mod netreport;
 mod resolve;
 mod trail;
+mod watch;
 
 use clap::error::ErrorKind;
 use clap::Parser;

@@ -23,7 +23,8 @@ use std::thread::JoinHandle;
 /// verdict needs.
 #[derive(Clone)]
 pub struct AuditSink {
-    pub handle: corral_audit::Handle,
+    /// The run's watch: the detectors, then the trail.
+    pub watch: Arc<crate::watch::Watch>,
     pub critical: Arc<AtomicU64>,
     pub denied: Arc<AtomicU64>,
 }
@@ -45,7 +46,7 @@ impl AuditSink {
             details.insert("started".into(), ts);
         }
         details.remove("kind");
-        self.handle.try_record(ev.kind, details);
+        self.watch.try_record(ev.kind, details);
     }
 }
 

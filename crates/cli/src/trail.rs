@@ -205,11 +205,15 @@ fn stdio(pid: u32) -> Vec<&'static str> {
 /// `file.write` and `sys.denied`, handed to `record` (which waits for room
 /// in the trail's queue, and the observed call waits with it:
 /// back-pressure reaches the sandbox instead of events being lost).
+///
+/// `record` says whether the call may go on (false: the run is being
+/// ended, and the call is failed instead).
 pub fn monitor_sink(
-    record: impl Fn(&str, Map<String, Value>),
+    record: impl Fn(&str, Map<String, Value>) -> bool,
     writable: WritableMap,
-) -> impl FnMut(corral_sandbox::seccomp::monitor::Observed) {
-    use corral_sandbox::seccomp::monitor::Call;
+) -> impl FnMut(corral_sandbox::seccomp::monitor::Observed) -> corral_sandbox::seccomp::monitor::Go
+{
+    use corral_sandbox::seccomp::monitor::{Call, Go};
     use serde_json::json;
     // Where each (pid, fd) was bound, for its `listen`.
     let mut bound: std::collections::HashMap<(u32, i32), String> = Default::default();
@@ -270,7 +274,7 @@ pub fn monitor_sink(
                 flags,
             } => {
                 if path.as_deref().is_some_and(is_noise) {
-                    return;
+                    return Go::Continue;
                 }
                 let writable = path.as_deref().is_some_and(|p| writable.writable(p))
                     && to.as_deref().is_none_or(|p| writable.writable(p));
@@ -295,8 +299,11 @@ pub fn monitor_sink(
             if !seen.consistent {
                 map.insert("consistent".into(), false.into());
             }
-            record(kind, std::mem::take(map));
+            if !record(kind, std::mem::take(map)) {
+                return Go::Stop;
+            }
         }
+        Go::Continue
     }
 }
 
@@ -319,6 +326,7 @@ impl Sampler {
         init_pid: i32,
         interval: std::time::Duration,
         budget: f64,
+        limited: bool,
     ) -> Result<Sampler> {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -359,9 +367,11 @@ impl Sampler {
                         "cpu_percent": round(procs.iter().map(|(c, _)| c).sum::<f64>()),
                         "rss_kib": now.iter().map(|p| p.rss_kib).sum::<u64>(),
                         "cpu_budget_percent": budget,
+                        "cpu_limit_percent": limited.then_some(budget),
                         "top": top,
                     });
-                    if let serde_json::Value::Object(map) = details {
+                    if let serde_json::Value::Object(mut map) = details {
+                        map.retain(|_, v| !v.is_null());
                         record("resource.sample", map);
                     }
                     before = now;
@@ -450,9 +460,14 @@ impl Trail {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         self.writer.handle().record("run.exit", end);
+        // A finding of medium severity or worse flags the run.
+        let found = matches!(
+            verdict.get("severity").and_then(Value::as_str),
+            Some("medium" | "high" | "critical")
+        );
         let outcome = if killed {
             "killed"
-        } else if self.critical.load(Ordering::Relaxed) > 0 {
+        } else if found || self.critical.load(Ordering::Relaxed) > 0 {
             "flagged"
         } else {
             "clean"

@@ -350,6 +350,7 @@ except OSError:
                         format!("{k} {}", e["addr"].as_str().unwrap_or("-"))
                     }
                     "run.exit" => format!("exit {}", e["exit_code"]),
+                    "finding" => format!("finding {}", e["id"].as_str().unwrap_or("-")),
                     other => other.to_string(),
                 }
             })
@@ -371,6 +372,9 @@ except OSError:
                 format!("exit of {child} with 0"),
                 "open inside.txt allowed".into(),
                 "open corral-outside refused".into(),
+                // A write under /etc is a finding (persistence), recorded
+                // right after the event it rests on.
+                "finding persist.etc".into(),
                 "sock.connect 192.0.2.1:22".into(),
                 "sock.bind 127.0.0.1:8765".into(),
                 "sock.listen 127.0.0.1:8765".into(),

@@ -42,7 +42,7 @@
 //! - `run.start`, `run.exit`, `verdict`, `audit.dropped`, `finding`: corral's
 //!   own, ignored by detectors.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -56,44 +56,7 @@ pub struct Event<'a> {
     pub details: &'a Map<String, Value>,
 }
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-/// What is done about a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Response {
-    /// Recorded in the audit trail only.
-    Log,
-    /// Recorded, printed on stderr, and sent to the webhook if one is set.
-    Alert,
-    /// As `alert`, and the behaviour is refused where corral can refuse it
-    /// (the egress proxy); elsewhere the same as `kill`.
-    Deny,
-    /// As `alert`, then the whole sandbox is frozen (cgroup freezer) for a
-    /// forensic snapshot, then killed.
-    Freeze,
-    /// As `alert`, and the whole sandbox is killed at once.
-    Kill,
-}
+pub use corral_policy::{Response, Severity};
 
 /// One event a finding rests on, abbreviated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -128,10 +91,13 @@ pub struct Finding {
 }
 
 mod baseline;
+pub mod detectors;
 mod engine;
 
 pub use baseline::{Baseline, BaselineError};
 pub use engine::{Context, Engine};
+mod suggest;
+pub use suggest::{suggest, Noted, Suggestion};
 
 /// An event owned (a log read back, or a copy kept for later).
 #[derive(Debug, Clone)]

@@ -5,6 +5,8 @@
 //! [`Policy::to_toml`]; the egress proxy compiles the `[network]` section
 //! with [`net::NetPolicy::compile`].
 
+mod brief;
+mod detect;
 mod error;
 mod load;
 mod merge;
@@ -16,6 +18,8 @@ mod schema;
 mod units;
 mod validate;
 
+pub use brief::brief;
+pub use detect::*;
 pub use error::{Location, PolicyError};
 pub use merge::{effective, Overrides};
 pub use model::*;

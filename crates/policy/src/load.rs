@@ -114,8 +114,8 @@ fn shape_error(
 }
 
 /// serde's path as a dotted key, `(document)` for the root. The keys of
-/// `network.rules` are quoted, since they contain dots and colons:
-/// `network.rules."github.com:22".protocols[0]`.
+/// `network.rules` and `detect.detectors` are quoted, since they contain
+/// dots and colons: `network.rules."github.com:22".protocols[0]`.
 fn dotted(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
@@ -133,7 +133,7 @@ fn dotted(path: &serde_path_to_error::Path) -> String {
         if !out.is_empty() {
             out.push('.');
         }
-        if names == ["network", "rules"] {
+        if names == ["network", "rules"] || names == ["detect", "detectors"] {
             let _ = write!(out, "{name:?}");
         } else {
             out.push_str(name);

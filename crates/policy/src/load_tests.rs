@@ -57,7 +57,7 @@ fn unknown_top_level_key_or_section() {
     assert_eq!(
         err("extends = \"offline\"\n[limitz]\n"),
         "corral.toml:2:2: limitz: unknown key; allowed top-level keys are: \
-         extends, filesystem, network, limits, process, sandbox"
+         extends, filesystem, network, limits, process, sandbox, detect"
     );
     assert!(err("[sandbox]\nallow_degraded = true\n").starts_with(
         "corral.toml:2:1: sandbox.allow_degraded: unknown key; allowed keys in [sandbox] are: \

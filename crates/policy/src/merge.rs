@@ -13,6 +13,8 @@
 //!   network rules); `network.rules` merges by key, the upper layer winning;
 //! - `env_set` merges by name, the upper layer winning;
 //! - `dangerously_*` switches are on when either layer turns them on;
+//! - `[detect]` merges key by key, its `rules` appended (see
+//!   [`crate::Detect::merged_onto`]);
 //! - lists are deduplicated, keeping the first occurrence.
 
 use crate::error::{Location, PolicyError};
@@ -176,6 +178,7 @@ impl Policy {
                     .dangerously_allow_nested_namespaces
                     || base.sandbox.dangerously_allow_nested_namespaces,
             },
+            detect: self.detect.merged_onto(base.detect),
         };
         merged.deduplicated()
     }

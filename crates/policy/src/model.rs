@@ -21,6 +21,9 @@ pub struct Policy {
     pub limits: Limits,
     pub process: Process,
     pub sandbox: SandboxSection,
+    /// `[detect]`: detectors and responses (see [`crate::Detect`]).
+    #[serde(skip_serializing_if = "crate::Detect::is_default")]
+    pub detect: crate::Detect,
 }
 
 /// `[filesystem]`: which paths the command sees and how.

@@ -144,6 +144,7 @@ fn offline() -> Policy {
             ..Process::default()
         },
         sandbox: Default::default(),
+        detect: Default::default(),
     }
 }
 

@@ -90,6 +90,7 @@ impl Policy {
             "dangerously_allow_nested_namespaces",
             &sandbox.dangerously_allow_nested_namespaces.to_string(),
         );
+        crate::detect::render(&self.detect, &mut out);
         out
     }
 }

@@ -38,6 +38,39 @@ const KEYS: &[(&str, &str)] = &[
     ("sandbox", "a table: [sandbox]"),
     ("sandbox.dangerously_allow_degraded", "true or false"),
     ("sandbox.dangerously_allow_nested_namespaces", "true or false"),
+    ("detect", "a table: [detect]"),
+    ("detect.enabled", "true or false (false: no detector runs)"),
+    ("detect.webhook", "an http:// URL that findings are POSTed to (for https, a local relay), e.g. webhook = \"http://127.0.0.1:9000/corral\""),
+    ("detect.response", "a table of responses per severity, e.g. [detect.response] with critical = \"kill\""),
+    ("detect.response.low", "a response: \"log\", \"alert\", \"deny\", \"freeze\" or \"kill\" (default \"log\")"),
+    ("detect.response.medium", "a response: \"log\", \"alert\", \"deny\", \"freeze\" or \"kill\" (default \"alert\")"),
+    ("detect.response.high", "a response: \"log\", \"alert\", \"deny\", \"freeze\" or \"kill\" (default \"alert\")"),
+    ("detect.response.critical", "a response: \"log\", \"alert\", \"deny\", \"freeze\" or \"kill\" (default \"kill\")"),
+    ("detect.detectors", "tables keyed by a detector id or family, e.g. [detect.detectors.\"miner.cpu\"] with response = \"freeze\""),
+    ("detect.detectors.*", "a table with enabled, response or severity, e.g. [detect.detectors.\"miner.cpu\"] with response = \"freeze\""),
+    ("detect.detectors.*.enabled", "true or false (false: the detector raises nothing)"),
+    ("detect.detectors.*.response", "a response: \"log\", \"alert\", \"deny\", \"freeze\" or \"kill\""),
+    ("detect.detectors.*.severity", "a severity: \"low\", \"medium\", \"high\" or \"critical\""),
+    ("detect.thresholds", "a table: [detect.thresholds]"),
+    ("detect.thresholds.scan_destinations", "a whole number of destinations, at least 2, e.g. scan_destinations = 12"),
+    ("detect.thresholds.scan_window", "a duration above 0 such as \"10s\" or \"1m\", or a whole number of seconds"),
+    ("detect.thresholds.mining_cpu_percent", "a percentage above 0 and at most 100, e.g. mining_cpu_percent = 90"),
+    ("detect.thresholds.mining_seconds", "a duration above 0 such as \"3s\" or \"1m\", or a whole number of seconds"),
+    ("detect.thresholds.upload_bytes", "a size above 0 such as \"64M\" or \"1G\" (K, M, G, T are powers of 1024), or a whole number of bytes"),
+    ("detect.thresholds.dns_label_entropy", "a number of bits per character above 0 and at most 6, e.g. dns_label_entropy = 3.6"),
+    ("detect.thresholds.dns_label_length", "a whole number of characters from 8 to 63, e.g. dns_label_length = 20"),
+    ("detect.thresholds.dns_subdomains", "a whole number of names, at least 2, e.g. dns_subdomains = 20"),
+    ("detect.thresholds.dns_window", "a duration above 0 such as \"60s\" or \"5m\", or a whole number of seconds"),
+    ("detect.thresholds.cpu_limit_seconds", "a duration above 0 such as \"60s\" or \"5m\", or a whole number of seconds"),
+    ("detect.rules", "a list of tables [[detect.rules]], each with id, severity and at least one of exec, write or connect"),
+    ("detect.rules.id", "an id starting with \"custom.\", then dot-separated lowercase words, e.g. id = \"custom.no-rm-rf\""),
+    ("detect.rules.severity", "a severity: \"low\", \"medium\", \"high\" or \"critical\""),
+    ("detect.rules.explanation", "one line of text saying why a match matters"),
+    ("detect.rules.technique", "a MITRE ATT&CK technique id such as \"T1485\" or \"T1059.004\""),
+    ("detect.rules.exec", "a list of globs on the argv joined by spaces or on the executable's path, e.g. exec = [\"rm -rf /*\", \"*/nc\"]"),
+    ("detect.rules.write", "a list of path globs, absolute, starting with **/ or a file name, e.g. write = [\"/srv/**\", \"**/.aws/*\", \"*.pem\"]"),
+    ("detect.rules.connect", "a list of HOST[:PORT] entries as in network.allow (no port: every port), e.g. connect = [\"*.pastebin.com\", \"10.0.0.0/8:22\"]"),
+    ("detect.rules.response", "a response: \"log\", \"alert\", \"deny\", \"freeze\" or \"kill\""),
 ];
 
 /// A dotted key in the schema's terms: indexes dropped and the keys of
@@ -133,7 +166,7 @@ mod tests {
         for (key, value) in table {
             let dotted = match prefix {
                 "" => key.clone(),
-                "network.rules" => format!("{prefix}.*"),
+                "network.rules" | "detect.detectors" => format!("{prefix}.*"),
                 _ => format!("{prefix}.{key}"),
             };
             match value {
@@ -179,6 +212,47 @@ mod tests {
         full.process.uid = Some(1);
         full.process.gid = Some(1);
         full.process.hostname = Some("h".into());
+        full.detect = crate::Detect {
+            enabled: Some(true),
+            webhook: Some("http://h/".into()),
+            response: crate::Responses {
+                low: Some(crate::Response::Log),
+                medium: Some(crate::Response::Log),
+                high: Some(crate::Response::Log),
+                critical: Some(crate::Response::Log),
+            },
+            detectors: [(
+                "miner".to_owned(),
+                crate::DetectorSettings {
+                    enabled: Some(true),
+                    response: Some(crate::Response::Log),
+                    severity: Some(crate::Severity::Low),
+                },
+            )]
+            .into(),
+            thresholds: crate::Thresholds {
+                scan_destinations: Some(2),
+                scan_window: Some(Duration(std::time::Duration::from_secs(1))),
+                mining_cpu_percent: Some(1.0),
+                mining_seconds: Some(Duration(std::time::Duration::from_secs(1))),
+                upload_bytes: Some(ByteSize(1)),
+                dns_label_entropy: Some(1.0),
+                dns_label_length: Some(8),
+                dns_subdomains: Some(2),
+                dns_window: Some(Duration(std::time::Duration::from_secs(1))),
+                cpu_limit_seconds: Some(Duration(std::time::Duration::from_secs(1))),
+            },
+            rules: vec![crate::DetectRule {
+                id: "custom.x".into(),
+                severity: crate::Severity::Low,
+                explanation: Some("e".into()),
+                technique: Some("T1000".into()),
+                exec: vec!["x".into()],
+                write: vec!["x".into()],
+                connect: vec!["x".into()],
+                response: Some(crate::Response::Log),
+            }],
+        };
         let table = toml::Table::try_from(&full).unwrap();
         let mut keys = Vec::new();
         model_keys(&table, "", &mut keys);
@@ -210,7 +284,8 @@ mod tests {
                 "network",
                 "limits",
                 "process",
-                "sandbox"
+                "sandbox",
+                "detect"
             ]
         );
         assert!(expected("filesystem.read[3]").starts_with("expected a list of paths"));

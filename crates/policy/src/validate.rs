@@ -205,6 +205,7 @@ pub(crate) fn validate(policy: &Policy) -> Result<(), Issue> {
     check_list("process", "env_deny", &process.env_deny, |n| {
         check_env_name(n, true)
     })?;
+    crate::detect::check(&policy.detect)?;
     for (name, value) in &process.env_set {
         let path = vec![
             Seg::Key("process"),

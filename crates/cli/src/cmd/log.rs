@@ -24,7 +24,8 @@ fn index() -> Result<Index> {
 }
 
 /// A file path as given, else a run id (or a unique prefix) from the index.
-fn locate(run: &str) -> Result<(PathBuf, Option<String>)> {
+/// Also `corral learn` and `corral policy suggest`'s way to find a trail.
+pub(super) fn locate(run: &str) -> Result<(PathBuf, Option<String>)> {
     let as_path = Path::new(run);
     if as_path.is_file() {
         let last = index()

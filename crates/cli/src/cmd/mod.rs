@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
 mod doctor;
+mod learn;
 mod log;
 mod policy;
 mod run;
+mod verify;
 
 use crate::cli::{Cli, Command, PolicyArgs, PolicyCommand};
 use anyhow::{Context, Result};
@@ -18,8 +20,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(args) => run::run(*args),
         Command::Policy(PolicyCommand::Check { file }) => policy::check(&file),
         Command::Policy(PolicyCommand::Show(args)) => policy::show(&args),
+        Command::Policy(PolicyCommand::Brief(args)) => policy::brief(&args),
+        Command::Policy(PolicyCommand::Suggest { logs, output }) => {
+            policy::suggest(&logs, output.as_deref())
+        }
         Command::Doctor => doctor::doctor(),
+        Command::Verify(args) => verify::verify(*args),
         Command::Log(cmd) => log::log(cmd),
+        Command::Learn(args) => learn::learn(&args),
     }
 }
 

@@ -4,11 +4,13 @@ use super::effective;
 use crate::cli::RunArgs;
 use crate::netreport::{self, AuditSink, Reporter};
 use crate::trail::{self, Trail};
+use crate::watch::{self, Watch};
 use crate::{layers, resolve};
 use anyhow::Result;
 use corral_sandbox::fsplan;
 use corral_sandbox::launch::{self, Ending, Launch};
 use std::cell::OnceCell;
+use std::sync::Arc;
 
 pub fn run(args: RunArgs) -> Result<i32> {
     let mut policy = effective(&args.policy)?;
@@ -54,6 +56,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
             }
         }
     }
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(corral_detect::Baseline::load)
+        .transpose()?;
     let layers = layers::prepare(plan, &run_id)?;
     let header = layers.header(plan, resolved.net.as_ref(), &args.labels);
     if !args.quiet {
@@ -66,7 +73,23 @@ pub fn run(args: RunArgs) -> Result<i32> {
     // Started from the launcher's callback, once the sandbox exists: the
     // proxy and the event writer are threads, and the clone must happen
     // while corral is single-threaded.
+    // The CPU the sandbox may use, in percent of one core.
+    let cpu_budget =
+        policy.limits.cpus.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+        }) * 100.0;
     let trail: OnceCell<Trail> = OnceCell::new();
+    // Every event passes the detectors on its way into the trail.
+    let watch: OnceCell<Arc<Watch>> = OnceCell::new();
+    let context = corral_detect::Context {
+        workspace: Some(resolved.workspace.clone()),
+        audit_paths: std::iter::once(trail_plan.path.clone())
+            .chain(trail_plan.state_dir.clone())
+            .collect(),
+        cpu_budget_percent: cpu_budget,
+    };
+    let engine = corral_detect::Engine::new(&policy.detect, context, baseline);
+    let labels = trail_plan.labels.clone();
     let sampler: OnceCell<trail::Sampler> = OnceCell::new();
     let interval = args
         .sample_interval
@@ -78,11 +101,6 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .transpose()?
         .map_or(std::time::Duration::from_secs(1), |d| d.0);
     let audit_sink: OnceCell<AuditSink> = OnceCell::new();
-    // The CPU the sandbox may use, in percent of one core.
-    let cpu_budget =
-        policy.limits.cpus.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
-        }) * 100.0;
     let start_details = json_map(serde_json::json!({
         "command": &trail_plan.command,
         "cwd": plan.cwd,
@@ -97,15 +115,34 @@ pub fn run(args: RunArgs) -> Result<i32> {
         let mut details = start_details;
         details.insert("init_pid".into(), init_pid.into());
         let started = Trail::start(trail_plan, details).map_err(|e| format!("{e:#}"))?;
+        let w = Arc::new(
+            Watch::new(
+                engine,
+                &run_id,
+                labels,
+                started.handle(),
+                init_pid,
+                layers.cgroup.as_ref().map(|c| c.control()),
+                policy.detect.webhook.as_deref(),
+                defer,
+            )
+            .map_err(|e| format!("cannot start the detectors' alerts: {e}"))?,
+        );
+        let _ = watch.set(w.clone());
         let _ = audit_sink.set(AuditSink {
-            handle: started.handle(),
+            watch: w.clone(),
             critical: started.critical_counter(),
             denied: std::sync::Arc::default(),
         });
         if !interval.is_zero() {
-            let handle = started.handle();
-            let record = move |kind: &str, details| handle.record(kind, details);
-            let s = trail::Sampler::start(record, init_pid, interval, cpu_budget)
+            let record = move |kind: &str, details| w.record(kind, details);
+            let s = trail::Sampler::start(
+                record,
+                init_pid,
+                interval,
+                cpu_budget,
+                policy.limits.cpus.is_some(),
+            )
                 .map_err(|e| format!("{e:#}"))?;
             let _ = sampler.set(s);
         }
@@ -139,17 +176,20 @@ pub fn run(args: RunArgs) -> Result<i32> {
     });
     let writable_map = trail::WritableMap::new(plan);
     let on_monitor = plan.seccomp.notify.then(|| {
-        let trail = &trail;
+        let watch = &watch;
         Box::new(move |listener: std::os::fd::OwnedFd| {
-            let handle = trail
+            let w = watch
                 .get()
-                .map(Trail::handle)
+                .cloned()
                 .ok_or("the monitor arrived before the audit trail was open")?;
             std::thread::Builder::new()
                 .name("corral-monitor".into())
                 .stack_size(256 * 1024)
                 .spawn(move || {
-                    let record = move |kind: &str, details| handle.record(kind, details);
+                    let record = move |kind: &str, details| {
+                        w.record(kind, details);
+                        !w.is_ending()
+                    };
                     corral_sandbox::seccomp::monitor::serve(
                         listener,
                         trail::monitor_sink(record, writable_map),
@@ -172,6 +212,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
     if let Some(s) = sampler.into_inner() {
         s.finish();
     }
+    // The sandbox's pids may be reused from now on: findings made of what
+    // is recorded after this point are reported, never acted on.
+    if let Some(w) = watch.get() {
+        w.sandbox_gone();
+    }
     // The command shared this stderr and may have left it non-blocking;
     // what corral prints now must not fail (or panic) for that.
     corral_sandbox::tty::set_blocking(libc::STDERR_FILENO);
@@ -180,8 +225,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
         reporter.finish();
     }
     let record = |kind: &str, details: serde_json::Value| {
-        if let Some(t) = trail.get() {
-            t.handle().record(kind, json_map(details));
+        if let Some(w) = watch.get() {
+            w.record(kind, json_map(details));
         }
     };
     let outcome = match outcome {
@@ -190,6 +235,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
             record("run.error", serde_json::json!({ "message": e.to_string() }));
             finish_trail(
                 trail.into_inner(),
+                watch.get().map(Arc::as_ref),
                 &audit_sink,
                 serde_json::json!({ "exit_code": 125 }),
                 &header,
@@ -201,10 +247,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
     };
     match &outcome.ending {
         Ending::Failed { message, .. } => say!("corral: {message}"),
-        Ending::TimedOut => say!(
-            "corral: the command ran past its timeout ({}s) and the sandbox was stopped",
-            plan.limits.timeout.map_or(0, |t| t.as_secs())
-        ),
+        Ending::TimedOut => {
+            let secs = plan.limits.timeout.map_or(0, |t| t.as_secs());
+            say!("corral: the command ran past its timeout ({secs}s) and the sandbox was stopped");
+            record(
+                "resource.limit",
+                serde_json::json!({ "limit": "timeout", "detail": format!("ran past its {secs}s timeout") }),
+            );
+        }
         _ => {}
     }
     for (path, what) in report_new_protected(&resolved) {
@@ -217,29 +267,51 @@ pub fn run(args: RunArgs) -> Result<i32> {
         let oom = cg.oom_kills();
         if oom > 0 {
             say!("corral: the sandbox hit its memory limit: the kernel killed {oom} process(es)");
-            record("resource.memory", serde_json::json!({ "oom_kills": oom }));
+            record(
+                "resource.limit",
+                serde_json::json!({ "limit": "memory", "oom_kills": oom,
+                                    "detail": format!("the kernel killed {oom} process(es) at the memory limit") }),
+            );
         }
         let pids = cg.pids_max_hit();
         if pids > 0 {
             say!("corral: the sandbox hit its process limit {pids} time(s)");
             record(
-                "resource.pids",
-                serde_json::json!({ "refused_forks": pids }),
+                "resource.limit",
+                serde_json::json!({ "limit": "pids", "refused_forks": pids,
+                                    "detail": format!("{pids} fork(s) refused at the process limit") }),
             );
         }
         if let Err(e) = cg.destroy() {
             say!("corral: warning: {e}");
         }
     }
-    let code = outcome.ending.exit_code();
-    let end = serde_json::json!({
+    let ended = watch.get().and_then(|w| w.ended());
+    let code = match &ended {
+        Some(_) => watch::EXIT_FINDING,
+        None => outcome.ending.exit_code(),
+    };
+    let mut end = serde_json::json!({
         "exit_code": code,
         "ending": ending_name(&outcome.ending),
         "wall_ms": outcome.wall_time.as_secs_f64() * 1000.0,
     });
-    let killed = matches!(outcome.ending, Ending::TimedOut);
+    if let Some(e) = &ended {
+        end["ending"] = format!("stopped by corral for {}", e.finding).into();
+        say!(
+            "corral: the run was stopped ({}) for finding {}; exit status {}",
+            match e.response {
+                corral_detect::Response::Freeze => "frozen, snapshot taken, killed",
+                _ => "killed",
+            },
+            e.finding,
+            watch::EXIT_FINDING
+        );
+    }
+    let killed = matches!(outcome.ending, Ending::TimedOut) || ended.is_some();
     finish_trail(
         trail.into_inner(),
+        watch.get().map(Arc::as_ref),
         &audit_sink,
         end,
         &header,
@@ -269,6 +341,7 @@ fn ending_name(ending: &Ending) -> String {
 /// layers in force) and says where it is.
 fn finish_trail(
     trail: Option<Trail>,
+    watch: Option<&Watch>,
     audit: &OnceCell<AuditSink>,
     end: serde_json::Value,
     header: &str,
@@ -276,12 +349,21 @@ fn finish_trail(
     quiet: bool,
 ) {
     let Some(trail) = trail else { return };
+    if let Some(w) = watch {
+        w.finish();
+    }
     let denied = audit
         .get()
         .map_or(0, |a| a.denied.load(std::sync::atomic::Ordering::Relaxed));
+    let findings = watch.map(Watch::findings).unwrap_or_default();
+    let ended = watch.and_then(Watch::ended);
     let verdict = json_map(serde_json::json!({
         "killed": killed,
         "denied": denied,
+        "findings": findings.iter().map(|f| &f.id).collect::<Vec<_>>(),
+        "severity": findings.iter().map(|f| f.severity).max(),
+        "ended_by": ended.as_ref().map(|e| &e.finding),
+        "response_ms": ended.as_ref().map(|e| (e.latency.as_secs_f64() * 1e6).round() / 1e3),
         "layers": header.strip_prefix("corral: sandbox: ").unwrap_or(header),
         "exit_code": end.get("exit_code").cloned().unwrap_or_default(),
     }));

@@ -77,6 +77,34 @@ pub fn http() -> Upstream {
     })
 }
 
+/// Takes one POST (head and `Content-Length` body), answers 200, records
+/// both: a webhook's receiver.
+#[allow(dead_code)]
+pub fn webhook() -> Upstream {
+    spawn(|s| {
+        let mut data = read_head(s);
+        let head = String::from_utf8_lossy(&data).to_ascii_lowercase();
+        let want = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let body_at = data
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(data.len(), |i| i + 4);
+        let mut buf = [0u8; 4096];
+        while data.len() - body_at < want {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        data
+    })
+}
+
 /// Sends an SSH banner, then records what the client sends.
 pub fn ssh_banner() -> Upstream {
     spawn(|s| {

@@ -119,9 +119,22 @@ pub struct Observed {
     pub consistent: bool,
 }
 
+/// What the sink wants done with the call it was shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Go {
+    /// Let it go on.
+    Continue,
+    /// The sandbox is being ended (a detector asked for it): fail this
+    /// call with EPERM and every later one, so nothing held here runs in
+    /// the moment before the kill lands.
+    Stop,
+}
+
 /// Serves the listener until every process under the filter is gone,
-/// handing each observation to `sink` and continuing every call.
-pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed)) {
+/// handing each observation to `sink` and continuing every call until the
+/// sink says [`Go::Stop`].
+pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed) -> Go) {
+    let mut stopped = false;
     let fd = listener.as_raw_fd();
     sync_wake_up(fd);
     loop {
@@ -164,8 +177,12 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed)) {
             (_, Some(watch)) if watch.when.matches(&args) => None,
             (rule, _) => Some(rule.unwrap_or(&UNKNOWN)),
         };
+        if stopped {
+            respond(fd, notif.id, -libc::EPERM, 0);
+            continue;
+        }
         if let Some(rule) = denied {
-            sink(Observed {
+            stopped |= sink(Observed {
                 pid: notif.pid,
                 call: Call::Denied {
                     syscall: rule.name,
@@ -173,7 +190,7 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed)) {
                     args,
                 },
                 consistent: true,
-            });
+            }) == Go::Stop;
             respond(fd, notif.id, -libc::EPERM, 0);
             continue;
         }
@@ -182,11 +199,11 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed)) {
         // their memory is read (their buffers may be gone afterwards).
         if let Some(call) = register_only(nr, &args) {
             respond(fd, notif.id, 0, CONTINUE);
-            sink(Observed {
+            stopped |= sink(Observed {
                 pid,
                 call,
                 consistent: true,
-            });
+            }) == Go::Stop;
             continue;
         }
         let call = read_call(&notif);
@@ -195,13 +212,17 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed)) {
         // call it made is on record, and a full trail holds the sandbox
         // back rather than losing events.
         if let Some(call) = call {
-            sink(Observed {
+            stopped |= sink(Observed {
                 pid,
                 call,
                 consistent,
-            });
+            }) == Go::Stop;
         }
-        respond(fd, notif.id, 0, CONTINUE);
+        if stopped {
+            respond(fd, notif.id, -libc::EPERM, 0);
+        } else {
+            respond(fd, notif.id, 0, CONTINUE);
+        }
     }
 }
 
