@@ -290,3 +290,37 @@ fn detectors_off_lets_a_miner_run() {
         assert_clean(&out, &events, 0);
     });
 }
+
+#[test]
+fn freeze_takes_a_snapshot_then_kills() {
+    for_each_identity("freeze_takes_a_snapshot_then_kills", |env| {
+        let miner = env.write("xmrig", "#!/bin/sh\necho mined\n");
+        chmod(&miner, 0o755);
+        let policy = env.write(
+            "freeze.toml",
+            "[detect.detectors.\"miner\"]\nresponse = \"freeze\"\n",
+        );
+        env.fix_ownership();
+        let p = policy.display().to_string();
+        let (out, events) = run_sh(
+            env,
+            "freeze.jsonl",
+            &["--policy", &p],
+            "sleep 0.2; ./xmrig; echo aft''er",
+        );
+        assert_stopped_for(&out, &events, "miner.exec");
+        out.lacks("mined").lacks("after\n");
+        let snap = events
+            .iter()
+            .find(|e| e["kind"] == "response.snapshot")
+            .unwrap_or_else(|| panic!("no snapshot: {events:#?}"));
+        let procs = snap["processes"].as_array().expect("processes");
+        // The shell that ran the miner, caught in the act.
+        assert!(procs.iter().any(|p| p["argv"][0] == "sh"), "{snap}");
+        let kill = events
+            .iter()
+            .find(|e| e["kind"] == "response.kill")
+            .expect("kill");
+        assert_eq!(kill["frozen"], true, "{kill}");
+    });
+}
