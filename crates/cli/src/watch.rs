@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The exit status of a run corral ended for a finding.
-pub const EXIT_FINDING: i32 = 123;
+pub use corral_policy::EXIT_FINDING;
 
 /// Distinct explanation lines said; past that they are counted only.
 const MAX_LINES: usize = 200;
@@ -52,6 +52,8 @@ pub struct Watch {
     findings: AtomicU64,
     lines: Mutex<Lines>,
     webhook: Option<Webhook>,
+    /// "writable: /ws, /tmp, ..." for the refusals' explanations.
+    writable_hint: String,
 }
 
 #[derive(Default)]
@@ -96,7 +98,19 @@ impl Watch {
                 ..Lines::default()
             }),
             webhook,
+            writable_hint: "see `corral policy brief`".into(),
         })
+    }
+
+    /// Names what the sandbox may write, in refusals of other writes.
+    pub fn with_writable(mut self, paths: &[std::path::PathBuf]) -> Watch {
+        let list: Vec<String> = paths
+            .iter()
+            .map(|p| corral_proxy::event::printable(&p.to_string_lossy()))
+            .chain(["/tmp", "/var/tmp", "/run"].map(String::from))
+            .collect();
+        self.writable_hint = format!("writable: {}", list.join(", "));
+        self
     }
 
     /// Records an event, waiting for room in the trail's queue.
@@ -286,15 +300,12 @@ impl Watch {
     fn explain(&self, kind: &str, details: &Map<String, Value>) {
         let text = |k: &str| details.get(k).and_then(Value::as_str).unwrap_or("?");
         let line = match kind {
-            "sys.denied" => format!(
-                "corral: refused {}: {}",
-                text("syscall"),
-                text("reason")
-            ),
+            "sys.denied" => format!("corral: refused {}: {}", text("syscall"), text("reason")),
             "file.write" if details.get("writable") == Some(&Value::Bool(false)) => format!(
-                "corral: refused {} of {}: it is outside the paths this sandbox may write (see `corral policy brief`)",
+                "corral: refused {} of {}: it is outside the paths this sandbox may write ({})",
                 text("op"),
-                corral_proxy::event::printable(text("path"))
+                corral_proxy::event::printable(text("path")),
+                self.writable_hint
             ),
             _ => return,
         };

@@ -376,6 +376,11 @@ fn watching(out: &mut String, policy: &Policy) {
          persistence, escape attempts, exfiltration and tampering with its logs: {}{own}.",
         outcomes.join("; ")
     );
+    let _ = writeln!(
+        out,
+        "- A run corral ends for a finding exits with status {}, and says why on its stderr.",
+        crate::EXIT_FINDING
+    );
     if !detect.rules.is_empty() {
         let rules: Vec<String> = detect
             .rules
@@ -451,6 +456,7 @@ mod tests {
         assert!(b.contains("the directory corral was started in"), "{b}");
         assert!(b.contains("EPERM"), "{b}");
         assert!(b.contains("unshare, setns"), "{b}");
+        assert!(b.contains("exits with status 123"), "{b}");
         assert!(
             b.contains(
                 "critical findings end the run at once; high and medium findings are reported \

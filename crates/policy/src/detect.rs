@@ -157,6 +157,10 @@ impl FromStr for Response {
 /// one of these, a family of them (`miner`, `miner.*`), or under `custom`
 /// or `baseline`. corral-detect's tests check that this is exactly the set
 /// of ids its detectors raise.
+/// The exit status of a run corral ended for a finding (a response of
+/// `kill`, `freeze` or `deny`).
+pub const EXIT_FINDING: i32 = 123;
+
 pub const DETECTOR_IDS: &[&str] = &[
     "miner.stratum",
     "miner.argv",

@@ -126,7 +126,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 policy.detect.webhook.as_deref(),
                 defer,
             )
-            .map_err(|e| format!("cannot start the detectors' alerts: {e}"))?,
+            .map_err(|e| format!("cannot start the detectors' alerts: {e}"))?
+            .with_writable(&writable),
         );
         let _ = watch.set(w.clone());
         let _ = audit_sink.set(AuditSink {
