@@ -116,16 +116,18 @@ impl Watch {
     /// Records an event, waiting for room in the trail's queue.
     pub fn record(&self, kind: &str, details: Map<String, Value>) {
         let findings = self.observe(kind, &details);
+        let refused = refused(kind, &details);
         self.handle.record(kind, details);
-        self.act(findings);
+        self.act(findings, refused);
     }
 
     /// Records an event if the trail's queue has room (the proxy's
     /// threads never wait); detection sees it either way.
     pub fn try_record(&self, kind: &str, details: Map<String, Value>) -> bool {
         let findings = self.observe(kind, &details);
+        let refused = refused(kind, &details);
         let recorded = self.handle.try_record(kind, details);
-        self.act(findings);
+        self.act(findings, refused);
         recorded
     }
 
@@ -144,7 +146,10 @@ impl Watch {
         found.into_iter().map(|f| (f, seen)).collect()
     }
 
-    fn act(&self, findings: Vec<(Finding, Instant)>) {
+    /// Records and acts on `findings`; `refused`: the event that completed
+    /// them was already refused (by the proxy or the kernel), which is all
+    /// a `deny` response asks for.
+    fn act(&self, findings: Vec<(Finding, Instant)>, refused: bool) {
         for (finding, seen) in findings {
             self.findings.fetch_add(1, Ordering::Relaxed);
             let mut details = match serde_json::to_value(&finding) {
@@ -152,10 +157,15 @@ impl Watch {
                 _ => Map::new(),
             };
             self.handle.record("finding", details.clone());
-            let ends = matches!(
-                finding.response,
-                Response::Kill | Response::Freeze | Response::Deny
-            ) && !self.gone.load(Ordering::SeqCst);
+            let ends = match finding.response {
+                Response::Kill | Response::Freeze => true,
+                Response::Deny => !refused,
+                Response::Alert | Response::Log => false,
+            } && !self.gone.load(Ordering::SeqCst);
+            // The kill first: saying it on stderr may block (a full pipe).
+            if ends {
+                self.end(&finding, seen);
+            }
             if finding.response != Response::Log {
                 let line = format!(
                     "corral: {} {} ({}, {}): {}",
@@ -175,9 +185,6 @@ impl Watch {
                     details.insert("labels".into(), json!(self.labels));
                     w.post(Value::Object(details));
                 }
-            }
-            if ends {
-                self.end(&finding, seen);
             }
         }
     }
@@ -382,6 +389,13 @@ impl Watch {
             w.flush(Duration::from_secs(3));
         }
     }
+}
+
+/// Whether the event is something the proxy or the kernel refused.
+fn refused(kind: &str, details: &Map<String, Value>) -> bool {
+    kind == "sys.denied"
+        || details.get("decision").and_then(Value::as_str) == Some("deny")
+        || details.get("writable") == Some(&Value::Bool(false))
 }
 
 /// Alerts posted as JSON (`POST`, `Content-Type: application/json`) to an
