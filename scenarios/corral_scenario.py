@@ -198,12 +198,25 @@ def _open_proxy(var, port):
 
 
 def read_head(sock, limit=65536):
+    """The proxy's reply head, byte by byte: what follows it belongs to the
+    tunnel (a server-first protocol's bytes may be in the same segment)."""
     data = b""
-    while b"\r\n\r\n" not in data and len(data) < limit:
-        chunk = sock.recv(4096)
+    while not data.endswith(b"\r\n\r\n") and len(data) < limit:
+        chunk = sock.recv(1)
         if not chunk:
             break
         data += chunk
+    if data.endswith(b"\r\n\r\n") and b" 200 " not in data.split(b"\r\n", 1)[0] + b" ":
+        # A refusal: its body explains it.
+        try:
+            sock.settimeout(2)
+            while len(data) < limit:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
     return data
 
 
@@ -224,6 +237,16 @@ def proxy_connect(host, port, timeout=5.0):
     return s
 
 
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def socks_connect(host, port, timeout=5.0):
     """A SOCKS5 CONNECT (names resolved by the proxy); raises Refused on
     the proxy's refusal."""
@@ -240,7 +263,13 @@ def socks_connect(host, port, timeout=5.0):
         name = host.encode()
         req = b"\x05\x01\x00\x03" + bytes([len(name)]) + name
     s.sendall(req + struct.pack(">H", port))
-    reply = s.recv(262)
+    reply = recv_exact(s, 4)
+    if len(reply) == 4 and reply[1] == 0:
+        # The bound address, exactly: what follows belongs to the tunnel.
+        rest = {1: 4, 4: 16}.get(reply[3])
+        if rest is None:
+            rest = recv_exact(s, 1)[0] if reply[3] == 3 else 0
+        recv_exact(s, rest + 2)
     if len(reply) < 2 or reply[1] != 0:
         code = reply[1] if len(reply) > 1 else -1
         s.close()

@@ -27,8 +27,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
-import sys
 import time
 
 import corral_scenario as cs

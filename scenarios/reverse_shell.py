@@ -22,7 +22,6 @@ run on a finding (`shell.reverse`, `tunnel.*`).
 
 import os
 import subprocess
-import sys
 import time
 
 import corral_scenario as cs

@@ -128,8 +128,7 @@ pub fn verify(args: VerifyArgs) -> Result<i32> {
         "cannot create a temporary directory for the scenarios' workspaces (set TMPDIR to a writable place)",
     )?;
     let trails = tmp.join("trails");
-    std::fs::create_dir(&trails)
-        .with_context(|| format!("cannot create {}", trails.display()))?;
+    std::fs::create_dir(&trails).with_context(|| format!("cannot create {}", trails.display()))?;
     std::fs::set_permissions(&trails, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot chmod {}", trails.display()))?;
     let servers = Servers::start()
@@ -161,7 +160,12 @@ pub fn verify(args: VerifyArgs) -> Result<i32> {
     let mut corral_failed = None;
     for (i, sc) in selected.iter().enumerate() {
         if progress {
-            say!("corral verify: [{}/{}] {} ...", i + 1, selected.len(), sc.id);
+            say!(
+                "corral verify: [{}/{}] {} ...",
+                i + 1,
+                selected.len(),
+                sc.id
+            );
         }
         let o = run_scenario(&ctx, sc);
         for run in [&o.attack, &o.twin] {
@@ -225,9 +229,13 @@ fn run_scenario(ctx: &Ctx, sc: &'static Scenario) -> Outcome {
     let twin = run_once(ctx, sc, Mode::Twin, &mut Vec::new());
     let mut judged = judge::judge(sc, &attack, &twin, ctx.detect_enabled);
     if sc.limits {
+        let unenforced = attack
+            .corral_lines
+            .iter()
+            .any(|l| l.contains("cannot enforce a memory limit"));
         for (what, had) in [
             ("process", ctx.limits.pids.is_some()),
-            ("memory", ctx.limits.memory.is_some()),
+            ("memory", ctx.limits.memory.is_some() || unenforced),
         ] {
             if !had {
                 judged.notes.push(format!(
@@ -237,7 +245,11 @@ fn run_scenario(ctx: &Ctx, sc: &'static Scenario) -> Outcome {
         }
     }
     for run in [&attack, &twin] {
-        judged.notes.extend(run_notes(run));
+        for note in run_notes(run) {
+            if !judged.notes.contains(&note) {
+                judged.notes.push(note);
+            }
+        }
     }
     Outcome {
         scenario: sc,
@@ -305,14 +317,14 @@ fn try_run_once(
         net.allow_net.push(allow);
         net.resolve.push(pin);
     }
-    let mut memory_flag = None;
     if sc.limits {
         let pids = ctx.limits.pids.map_or(PIDS_CAP, |p| p.min(PIDS_CAP));
-        let memory = ctx.limits.memory.map_or(MEMORY_CAP, |m| m.0.min(MEMORY_CAP));
+        let memory = ctx
+            .limits
+            .memory
+            .map_or(MEMORY_CAP, |m| m.0.min(MEMORY_CAP));
         extra.extend(["--pids".into(), pids.to_string()]);
-        let m = format!("{}M", memory >> 20);
-        memory_flag = Some(m.clone());
-        extra.extend(["--memory".into(), m]);
+        extra.extend(["--memory".into(), format!("{}M", memory >> 20)]);
     }
     if mode == Mode::Attack {
         *shown = extra.clone();
@@ -326,9 +338,17 @@ fn try_run_once(
     let mut run = spawn_run(ctx, sc, mode, &ws, &home, &trail, &token, &extra)?;
     // No writable cgroup (an unprivileged user without delegation): the
     // memory cap cannot be had; run without it and say so.
-    if run.exit_code == Some(EXIT_CORRAL_ERROR) && memory_flag.is_some() && ctx.limits.memory.is_none()
-    {
-        let reason = run.corral_lines.first().cloned().unwrap_or_default();
+    if run.exit_code == Some(EXIT_CORRAL_ERROR) && sc.limits && ctx.limits.memory.is_none() {
+        let reason = run
+            .corral_lines
+            .iter()
+            .chain(&run.stderr_tail)
+            .map(|l| l.trim().trim_start_matches("corral: error: "))
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(300)
+            .collect::<String>();
         if let Some(i) = extra.iter().position(|a| a == "--memory") {
             extra.drain(i..i + 2);
         }
@@ -337,7 +357,9 @@ fn try_run_once(
         run = spawn_run(ctx, sc, mode, &ws, &home, &trail, &token, &extra)?;
         run.corral_lines.insert(
             0,
-            format!("corral verify cannot enforce a memory limit on this machine, so none was supplied ({reason})"),
+            format!(
+                "corral verify cannot enforce a memory limit on this machine, so none was supplied: the memory balloon and the /tmp fill ran to their caps (see `corral doctor`; {reason})"
+            ),
         );
         if mode == Mode::Attack {
             *shown = extra.clone();
@@ -345,21 +367,12 @@ fn try_run_once(
     }
     // The runner's own view of breaches.
     let seen = ctx.servers.take();
-    if mode == Mode::Attack {
-        resolve_pending(&mut run, &seen, &token);
+    resolve_pending(&mut run, &seen, &token);
+    // A breach only the runner's servers saw (no step claimed one).
+    if mode == Mode::Attack && !run.program.steps.iter().any(|st| st.result == Seen::Done) {
         for s in servers {
-            let claimed = run
-                .program
-                .steps
-                .iter()
-                .any(|st| st.result == Seen::Done);
-            if !claimed {
-                run.runner_breaches.extend(seen.breaches(*s));
-            }
+            run.runner_breaches.extend(seen.breaches(*s));
         }
-    } else {
-        // A daemon twin's job, or anything else, must be gone too.
-        resolve_pending(&mut run, &seen, &token);
     }
     Ok(run)
 }
@@ -398,7 +411,12 @@ fn unsafe_destination(sc: &Scenario, args: &PolicyArgs) -> Result<Option<String>
 /// Settles the steps only the runner can judge.
 fn resolve_pending(run: &mut Run, seen: &servers::Seen, token: &str) {
     let daemon_name = format!("corral-verify-daemon-{token}");
-    let survivors = if run.program.steps.iter().any(|s| s.check.as_deref() == Some("daemon")) {
+    let survivors = if run
+        .program
+        .steps
+        .iter()
+        .any(|s| s.check.as_deref() == Some("daemon"))
+    {
         survivors(&daemon_name)
     } else {
         Vec::new()
@@ -526,7 +544,10 @@ fn spawn_run(
             "AWS_SECRET_ACCESS_KEY",
             "CORRAL-DECOY-wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         )
-        .env("GITHUB_TOKEN", "CORRAL-DECOY-ghp_000000000000000000000000000000000000");
+        .env(
+            "GITHUB_TOKEN",
+            "CORRAL-DECOY-ghp_000000000000000000000000000000000000",
+        );
     for var in ["USER", "LOGNAME", "TMPDIR"] {
         if let Some(v) = std::env::var_os(var) {
             cmd.env(var, v);
@@ -745,7 +766,11 @@ fn fixtures_workspace(ws: &Path, sc: &Scenario) -> Result<()> {
         "STRIPE_KEY=CORRAL-DECOY-sk_live_000000\n",
         0o644,
     )?;
-    write_file(&ws.join("tools/build.sh"), "#!/bin/sh\necho build ok\n", 0o755)?;
+    write_file(
+        &ws.join("tools/build.sh"),
+        "#!/bin/sh\necho build ok\n",
+        0o755,
+    )?;
     write_file(&ws.join(".git/HEAD"), "ref: refs/heads/main\n", 0o644)?;
     write_file(
         &ws.join(".git/config"),

@@ -89,7 +89,10 @@ pub fn parse_program(stdout: &str) -> Program {
                 let Some(step) = obj.get("step").and_then(Value::as_str) else {
                     continue;
                 };
-                let Some(result) = obj.get("result").and_then(Value::as_str).and_then(Seen::parse)
+                let Some(result) = obj
+                    .get("result")
+                    .and_then(Value::as_str)
+                    .and_then(Seen::parse)
                 else {
                     continue;
                 };
@@ -157,7 +160,8 @@ pub struct Trail {
     pub evidence: Vec<String>,
     /// How many telling events there were (evidence keeps the first ones).
     pub evidence_total: usize,
-    /// Layers that refused something, from the events.
+    /// Layers the trail shows refusing something (seccomp, filesystem,
+    /// proxy, resolver, limits).
     pub refusals: Vec<&'static str>,
 }
 
@@ -234,10 +238,7 @@ fn evidence(line: &Value) -> Option<(String, Option<&'static str>)> {
             }
             (format!("direct connect to {addr}{pid}"), None)
         }
-        "sock.listen" => (
-            format!("listen on {}{pid}", text(line, "addr")),
-            None,
-        ),
+        "sock.listen" => (format!("listen on {}{pid}", text(line, "addr")), None),
         "sock.socket" => (
             format!(
                 "socket of family {} type {}{pid}",
@@ -256,12 +257,18 @@ fn evidence(line: &Value) -> Option<(String, Option<&'static str>)> {
         "resource.pids" => (
             format!(
                 "process limit: {} fork(s) refused",
-                line.get("refused_forks").and_then(Value::as_u64).unwrap_or(0)
+                line.get("refused_forks")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
             ),
             Some("limits"),
         ),
         "resource.limit" => (
-            format!("{} limit hit: {}", text(line, "limit"), text(line, "detail")),
+            format!(
+                "{} limit hit: {}",
+                text(line, "limit"),
+                text(line, "detail")
+            ),
             Some("limits"),
         ),
         "fs.protected" => (
@@ -288,7 +295,9 @@ fn evidence(line: &Value) -> Option<(String, Option<&'static str>)> {
                 "corral ended the run ({}) for {} {} ms after its event",
                 text(line, "response"),
                 text(line, "finding"),
-                line.get("latency_ms").and_then(Value::as_f64).unwrap_or(0.0)
+                line.get("latency_ms")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0)
             ),
             None,
         ),
@@ -489,10 +498,9 @@ pub fn judge(sc: &Scenario, attack: &Run, twin: &Run, detect_enabled: bool) -> J
         if s.result == Seen::Done {
             continue;
         }
-        let layer = s
-            .by
-            .clone()
-            .or_else(|| s.errno.and_then(layer_of_errno).map(str::to_owned));
+        let layer =
+            s.by.clone()
+                .or_else(|| s.errno.and_then(layer_of_errno).map(str::to_owned));
         if let Some(l) = layer {
             if !layers.contains(&l) {
                 layers.push(l);
@@ -507,11 +515,7 @@ pub fn judge(sc: &Scenario, attack: &Run, twin: &Run, detect_enabled: bool) -> J
     let prevented = breaches.is_empty() && !judged_steps.is_empty();
     let response_finding = stop.or(alert);
     let time_to_response_ms = response_finding.map(|f| {
-        let first = attack
-            .program
-            .began
-            .or(attack.trail.started)
-            .unwrap_or(f.t);
+        let first = attack.program.began.or(attack.trail.started).unwrap_or(f.t);
         let mut ms = ((f.t - first) * 1000.0).max(0.0);
         if let Some(k) = attack.trail.kill.as_ref().filter(|k| k.finding == f.id) {
             ms += k.latency_ms;
@@ -716,7 +720,8 @@ fn judge_twin(twin: &Run) -> TwinVerdict {
 
 impl Step {
     pub fn json(&self) -> Value {
-        let mut v = serde_json::json!({ "step": self.step, "result": self.result.name(), "t": self.t });
+        let mut v =
+            serde_json::json!({ "step": self.step, "result": self.result.name(), "t": self.t });
         if let Value::Object(o) = &mut v {
             if let Some(by) = &self.by {
                 o.insert("by".into(), by.clone().into());
@@ -810,7 +815,10 @@ mod tests {
             out.push('\n');
         }
         if ended {
-            out.push_str(&format!("{PREFIX}{}\n", json!({"event": "end", "t": 101.0})));
+            out.push_str(&format!(
+                "{PREFIX}{}\n",
+                json!({"event": "end", "t": 101.0})
+            ));
         }
         parse_program(&out)
     }
@@ -842,7 +850,9 @@ mod tests {
                 ],
                 true,
             ),
-            trail: trail(vec![json!({"kind": "sys.denied", "syscall": "ptrace", "reason": "r", "pid": 7})]),
+            trail: trail(vec![
+                json!({"kind": "sys.denied", "syscall": "ptrace", "reason": "r", "pid": 7}),
+            ]),
             exit_code: Some(0),
             ..Run::default()
         };
@@ -852,7 +862,11 @@ mod tests {
         assert_eq!(j.layers, ["seccomp", "proxy", "netns"]);
         assert_eq!(j.response.as_deref(), Some("refused"));
         assert_eq!(j.time_to_response_ms, None);
-        assert!(j.reason.starts_with("prevented: 3 attempt(s) refused"), "{}", j.reason);
+        assert!(
+            j.reason.starts_with("prevented: 3 attempt(s) refused"),
+            "{}",
+            j.reason
+        );
         assert_eq!(attack.trail.evidence, ["seccomp refused ptrace (pid 7): r"]);
     }
 
@@ -860,14 +874,20 @@ mod tests {
     fn a_breach_fails_prevent_even_when_detected() {
         let attack = Run {
             program: program(&[line("read ~/.aws/credentials", "done", json!({}))], true),
-            trail: trail(vec![json!({"kind": "finding", "id": "x.y", "response": "alert",
-                                     "ts": "1970-01-01T00:01:40Z", "explanation": "e"})]),
+            trail: trail(vec![
+                json!({"kind": "finding", "id": "x.y", "response": "alert",
+                                     "ts": "1970-01-01T00:01:40Z", "explanation": "e"}),
+            ]),
             exit_code: Some(0),
             ..Run::default()
         };
         let j = judge(scenario("credentials"), &attack, &clean_twin(), true);
         assert_eq!(j.status, Status::Fail);
-        assert!(j.reason.contains("detection does not count here"), "{}", j.reason);
+        assert!(
+            j.reason.contains("detection does not count here"),
+            "{}",
+            j.reason
+        );
     }
 
     #[test]
@@ -876,7 +896,11 @@ mod tests {
         // the kill 0.8 ms after its event.
         let attack = Run {
             program: program(
-                &[line("wrapped stratum", "done", json!({"detail": "pool answered"}))],
+                &[line(
+                    "wrapped stratum",
+                    "done",
+                    json!({"detail": "pool answered"}),
+                )],
                 false,
             ),
             trail: trail(vec![
@@ -909,7 +933,11 @@ mod tests {
         };
         let j = judge(scenario("upload"), &attack, &clean_twin(), true);
         assert_eq!(j.status, Status::Fail);
-        assert!(j.reason.contains("this build of corral has no detectors"), "{}", j.reason);
+        assert!(
+            j.reason.contains("this build of corral has no detectors"),
+            "{}",
+            j.reason
+        );
     }
 
     #[test]
@@ -928,7 +956,11 @@ mod tests {
         let j = judge(scenario("persistence"), &attack, &twin, true);
         assert_eq!(j.status, Status::Fail);
         assert!(j.twin.false_positive);
-        assert!(j.reason.contains("persist.git_hook (alert)"), "{}", j.reason);
+        assert!(
+            j.reason.contains("persist.git_hook (alert)"),
+            "{}",
+            j.reason
+        );
         // A log-only finding is not one.
         twin.trail = trail(vec![
             json!({"kind": "finding", "id": "baseline.exec", "response": "log",
@@ -948,7 +980,9 @@ mod tests {
         };
         let j = judge(scenario("escape"), &silent, &clean_twin(), true);
         assert_eq!(j.status, Status::Error);
-        assert!(j.reason.contains("attempted nothing (exit 127); stderr: python3: not found"));
+        assert!(j
+            .reason
+            .contains("attempted nothing (exit 127); stderr: python3: not found"));
         let cut = Run {
             program: program(&[line("a", "refused", json!({}))], false),
             exit_code: Some(124),
@@ -968,6 +1002,9 @@ mod tests {
         };
         let j = judge(scenario("ssh-tunnel"), &attack, &clean_twin(), true);
         assert_eq!(j.status, Status::Fail);
-        assert_eq!(j.breaches, ["the SSH server received a client banner: SSH-2.0-x"]);
+        assert_eq!(
+            j.breaches,
+            ["the SSH server received a client banner: SSH-2.0-x"]
+        );
     }
 }

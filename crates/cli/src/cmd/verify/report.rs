@@ -81,7 +81,9 @@ impl Card {
 
     /// Every scenario contained and no twin a false positive.
     pub fn all_pass(&self) -> bool {
-        self.outcomes.iter().all(|o| o.judged.status == Status::Pass)
+        self.outcomes
+            .iter()
+            .all(|o| o.judged.status == Status::Pass)
     }
 
     fn detection_active(&self) -> bool {
@@ -213,7 +215,12 @@ impl Card {
                 );
             }
             for n in &j.notes {
-                let _ = writeln!(out, "{} {}: {n}", paint(colour, "33", "note"), o.scenario.id);
+                let _ = writeln!(
+                    out,
+                    "{} {}: {n}",
+                    paint(colour, "33", "note"),
+                    o.scenario.id
+                );
             }
             for r in &j.twin.refused {
                 let _ = writeln!(
@@ -262,7 +269,9 @@ impl Card {
             "steps": run.program.steps.iter().map(|s| s.json()).collect::<Vec<_>>(),
             "finished": run.program.ended,
             "evidence": run.trail.evidence,
+            "refused_by": run.trail.refusals,
             "corral": run.corral_lines,
+            "stderr": run.stderr_tail,
             "error": run.error,
             "not_run": run.not_run,
             "wall_ms": (run.wall_ms * 10.0).round() / 10.0,
@@ -367,7 +376,11 @@ impl Card {
             let _ = writeln!(md, "- **Contained means:** {}", s.contained);
             let _ = writeln!(md, "- **Result:** {}", j.reason);
             if !j.detected.is_empty() {
-                let _ = writeln!(md, "- **Detected:** {}", detected_cell(&j.detected, usize::MAX));
+                let _ = writeln!(
+                    md,
+                    "- **Detected:** {}",
+                    detected_cell(&j.detected, usize::MAX)
+                );
             }
             if let Some(r) = &j.response {
                 let time = j
@@ -376,11 +389,7 @@ impl Card {
                 let _ = writeln!(md, "- **Response:** {r}{time}");
             }
             if !o.flags.is_empty() {
-                let _ = writeln!(
-                    md,
-                    "- **Added by corral verify:** `{}`",
-                    o.flags.join(" ")
-                );
+                let _ = writeln!(md, "- **Added by corral verify:** `{}`", o.flags.join(" "));
             }
             let _ = writeln!(
                 md,
@@ -399,7 +408,10 @@ impl Card {
                 let _ = writeln!(md, "- **Note:** {n}");
             }
             if !o.attack.program.steps.is_empty() {
-                let _ = writeln!(md, "\n| attempt | result | layer | detail |\n|---|---|---|---|");
+                let _ = writeln!(
+                    md,
+                    "\n| attempt | result | layer | detail |\n|---|---|---|---|"
+                );
                 for st in &o.attack.program.steps {
                     let _ = writeln!(
                         md,

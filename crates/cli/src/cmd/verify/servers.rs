@@ -146,9 +146,9 @@ fn pool(stream: TcpStream, record: Record<'_>) {
             Ok(_) => {}
         }
         let text = line.trim();
-        let call: Option<Value> = serde_json::from_str(text).ok().or_else(|| {
-            base64_decode(text).and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        });
+        let call: Option<Value> = serde_json::from_str(text)
+            .ok()
+            .or_else(|| base64_decode(text).and_then(|bytes| serde_json::from_slice(&bytes).ok()));
         let Some(call) = call else {
             let _ = out.write_all(b"{\"id\":null,\"result\":null,\"error\":\"bad request\"}\n");
             continue;

@@ -428,7 +428,11 @@ mod tests {
                 "duplicate id {}",
                 s.id
             );
-            assert!(s.source.contains("import corral_scenario as cs"), "{}", s.id);
+            assert!(
+                s.source.contains("import corral_scenario as cs"),
+                "{}",
+                s.id
+            );
             assert!(s.source.contains("def twin()"), "{}: no twin", s.id);
             assert!(s.source.starts_with("\"\"\""), "{}: no header", s.id);
             for word in ["Safe", "Contained", "Twin"] {
