@@ -320,3 +320,56 @@ fn a_cpu_miner_after_exec_starts_a_new_streak() {
     run.sample(5000, 80, "m", 100.0, 1);
     assert_eq!(run.ids(), ["miner.cpu"]);
 }
+
+/// One sample of several processes under a one-core limit.
+fn sample_many(run: &mut Run, at_ms: u64, procs: &[(u32, &str, f64, u64)]) -> Vec<String> {
+    let top: Vec<serde_json::Value> = procs
+        .iter()
+        .map(|(pid, comm, cpu, io)| {
+            json!({ "pid": pid, "comm": comm, "cpu_percent": cpu, "threads": 1, "io_kib": io })
+        })
+        .collect();
+    run.ev(
+        at_ms,
+        "resource.sample",
+        json!({ "interval_ms": 1000, "cpu_limit_percent": 100.0, "top": top }),
+    )
+}
+
+#[test]
+fn burners_sharing_a_one_core_limit_are_mining_together() {
+    // Two workers at half a core each: no single streak sees saturation.
+    let mut run = Run::new();
+    let ids: Vec<String> = (1..=6)
+        .flat_map(|s| {
+            sample_many(
+                &mut run,
+                s * 1000,
+                &[(7, "kworkerds", 49.0, 10), (8, "kworkerds", 48.0, 10)],
+            )
+        })
+        .collect();
+    assert_eq!(ids, ["miner.cpu"], "raised once for the group");
+    let f = run.get("miner.cpu");
+    assert!(f.explanation.contains("2 processes"), "{}", f.explanation);
+    assert_eq!(f.response, Response::Kill);
+
+    // Workers that read and write as they go (a parallel grep) progress.
+    let mut io = Run::new();
+    for s in 1..=6u64 {
+        sample_many(
+            &mut io,
+            s * 1000,
+            &[(7, "grep", 49.0, s * 4096), (8, "grep", 48.0, s * 4096)],
+        );
+    }
+    // A compiler beside one unknown process is not a group of unknowns.
+    for s in 1..=6u64 {
+        sample_many(
+            &mut io,
+            10_000 + s * 1000,
+            &[(9, "cc1", 49.0, 10), (10, "helper", 48.0, 10)],
+        );
+    }
+    assert!(io.found.is_empty(), "{:?}", io.found);
+}

@@ -419,6 +419,11 @@ pub(crate) struct Miner {
     cpu_percent: f64,
     window: Duration,
     streaks: HashMap<u32, Streak>,
+    /// Several unexpected processes sharing the saturation (two burners
+    /// under `cpus = 1` hold half each, which no single streak sees).
+    group: Option<Streak>,
+    /// `io_kib` of each group member when the group's streak began.
+    group_io: HashMap<u32, u64>,
 }
 
 impl Miner {
@@ -427,6 +432,8 @@ impl Miner {
             cpu_percent: t.mining_cpu_percent(),
             window: t.mining_seconds(),
             streaks: HashMap::new(),
+            group: None,
+            group_io: HashMap::new(),
         }
     }
 
@@ -572,6 +579,8 @@ impl Miner {
             .filter(|b| *b > 0.0)
             .or((context.cpu_budget_percent > 0.0).then_some(context.cpu_budget_percent));
         let mut seen: Vec<u32> = Vec::with_capacity(top.len());
+        // Unexpected busy processes.
+        let mut busy: Vec<Busy> = Vec::new();
         for entry in top {
             let Some(pid) = entry
                 .get("pid")
@@ -597,11 +606,24 @@ impl Miner {
                 continue;
             }
             let share = cpu / possible * 100.0;
+            let comm = entry.get("comm").and_then(Value::as_str).unwrap_or("?");
+            let unexpected = !(match baseline {
+                Some(b) => b.knows_exec(comm),
+                None => expected_compute(comm),
+            } || facts.procs.get(&pid).is_some_and(|p| p.built));
+            if unexpected && cpu >= GROUP_MEMBER_PERCENT {
+                busy.push(Busy {
+                    pid,
+                    comm: comm.to_owned(),
+                    cpu,
+                    possible: threads as f64 * 100.0,
+                    io_kib: entry.get("io_kib").and_then(Value::as_u64),
+                });
+            }
             if share < self.cpu_percent {
                 continue;
             }
             seen.push(pid);
-            let comm = entry.get("comm").and_then(Value::as_str).unwrap_or("?");
             let summary =
                 format!("pid {pid} {comm} cpu {cpu}% of {possible}% possible (threads {threads})");
             let streak = self.streaks.entry(pid).or_insert_with(|| Streak {
@@ -665,8 +687,105 @@ impl Miner {
             });
         }
         self.streaks.retain(|pid, _| seen.contains(pid));
+        self.group_sample(ev, budget, &busy, facts, out);
+    }
+
+    /// The group form of `miner.cpu`: two or more unexpected processes
+    /// that together hold the CPU they can use (their threads, at most
+    /// the budget) near saturation for the window, none of them making
+    /// progress. One finding per run.
+    fn group_sample(
+        &mut self,
+        ev: &Ev<'_>,
+        budget: Option<f64>,
+        busy: &[Busy],
+        facts: &Facts,
+        out: &mut Vec<Hit>,
+    ) {
+        let cpu: f64 = busy.iter().map(|b| b.cpu).sum();
+        let mut possible: f64 = busy.iter().map(|b| b.possible).sum();
+        if let Some(budget) = budget {
+            possible = possible.min(budget);
+        }
+        let saturated =
+            busy.len() >= 2 && possible > 0.0 && cpu / possible * 100.0 >= self.cpu_percent;
+        // Progress by any member (files, network, 1 MiB of I/O) restarts
+        // the streak.
+        let since = ev.at.saturating_sub(self.window);
+        let progress = busy.iter().any(|b| {
+            facts.activity.get(&b.pid).is_some_and(|at| *at >= since)
+                || match (self.group_io.get(&b.pid), b.io_kib) {
+                    (Some(first), Some(now)) => now.saturating_sub(*first) >= 1024,
+                    _ => false,
+                }
+        });
+        if self.group.as_ref().is_some_and(|g| g.done) {
+            return;
+        }
+        if !saturated || progress {
+            self.group = None;
+            self.group_io.clear();
+            return;
+        }
+        let names: Vec<String> = busy
+            .iter()
+            .map(|b| format!("pid {} {}", b.pid, b.comm))
+            .collect();
+        let summary = format!(
+            "{} together cpu {cpu:.0}% of {possible:.0}% possible",
+            names.join(", ")
+        );
+        for b in busy {
+            if let Some(io) = b.io_kib {
+                self.group_io.entry(b.pid).or_insert(io);
+            }
+        }
+        let group = self.group.get_or_insert_with(|| Streak {
+            held_ms: 0,
+            first: ev.evidence(&summary),
+            io: VecDeque::new(),
+            done: false,
+        });
+        group.held_ms += ev.u64("interval_ms").unwrap_or(1000);
+        if u128::from(group.held_ms) < self.window.as_millis() {
+            return;
+        }
+        group.done = true;
+        let secs = group.held_ms as f64 / 1000.0;
+        let top = busy
+            .iter()
+            .max_by(|a, b| a.cpu.total_cmp(&b.cpu))
+            .map(|b| b.pid);
+        out.push(Hit {
+            id: "miner.cpu".to_owned(),
+            severity: Severity::Critical,
+            technique: T,
+            explanation: format!(
+                "{} processes ({}) together held {:.0}% of the CPU they can use for {secs:.1}s \
+                 without writing a file or using the network: the shape of a cryptominer \
+                 split across workers",
+                busy.len(),
+                q(&names.join(", ")),
+                cpu / possible * 100.0
+            ),
+            pid: top,
+            subject: "sandbox".to_owned(),
+            evidence: vec![group.first.clone(), ev.evidence(&summary)],
+        });
     }
 }
+
+/// An unexpected process busy enough to count toward a group.
+struct Busy {
+    pid: u32,
+    comm: String,
+    cpu: f64,
+    possible: f64,
+    io_kib: Option<u64>,
+}
+
+/// A process counts toward a group saturation from this much CPU.
+const GROUP_MEMBER_PERCENT: f64 = 20.0;
 
 /// "pid N" or "a process".
 fn who(ev: &Ev<'_>) -> String {
