@@ -258,6 +258,15 @@ pub fn monitor_sink(
                     json!({ "fd": fd, "family": family_name(family), "addr": addr }),
                 )
             }
+            Call::SendTo {
+                fd,
+                addr,
+                family,
+                len,
+            } => (
+                "sock.sendto",
+                json!({ "fd": fd, "family": family_name(family), "addr": addr, "bytes": len }),
+            ),
             Call::Listen { fd, backlog } => (
                 "sock.listen",
                 json!({ "fd": fd, "backlog": backlog, "addr": bound.get(&(pid, fd)) }),

@@ -288,6 +288,11 @@ try:
     s.connect(("192.0.2.1", 22))
 except OSError as e:
     print("connect failed:", e.errno)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    u.sendto(b"x", ("192.0.2.1", 53))
+except OSError as e:
+    print("sendto failed:", e.errno)
 l = socket.socket()
 l.bind(("127.0.0.1", 8765))
 l.listen(7)
@@ -346,7 +351,7 @@ except OSError:
                         }
                     ),
                     "sock.socket" => format!("{k} {}", e["family"].as_str().unwrap_or("-")),
-                    "sock.connect" | "sock.bind" | "sock.listen" => {
+                    "sock.connect" | "sock.sendto" | "sock.bind" | "sock.listen" => {
                         format!("{k} {}", e["addr"].as_str().unwrap_or("-"))
                     }
                     "run.exit" => format!("exit {}", e["exit_code"]),
@@ -376,6 +381,7 @@ except OSError:
                 // right after the event it rests on.
                 "finding persist.etc".into(),
                 "sock.connect 192.0.2.1:22".into(),
+                "sock.sendto 192.0.2.1:53".into(),
                 "sock.bind 127.0.0.1:8765".into(),
                 "sock.listen 127.0.0.1:8765".into(),
                 "sock.socket vsock".into(),

@@ -19,6 +19,8 @@
 //! - `sock.connect` / `sock.bind`: `pid`, `fd`, `family` (`unix`, `inet`,
 //!   `inet6`, `netlink`, `packet`, `family N`), `addr` (`IP:PORT`,
 //!   `[IPv6]:PORT`, a unix path or `@abstract`).
+//! - `sock.sendto`: as `sock.connect` (a datagram sent to an address),
+//!   plus `bytes`; the detectors treat it as a connection attempt.
 //! - `sock.listen`: `pid`, `fd`, `backlog`, `addr` (from the bind, if seen).
 //! - `sock.socket`: `pid`, `family`, `type` (unusual families only).
 //! - `file.write`: `pid`, `op` (`open`, `create`, `rename`, `unlink`,

@@ -109,7 +109,8 @@ impl Kind {
         Some(match kind {
             "proc.exec" => Kind::Exec,
             "proc.exit" => Kind::Exit,
-            "sock.connect" => Kind::SockConnect,
+            // A datagram to an address is a connection attempt to it.
+            "sock.connect" | "sock.sendto" => Kind::SockConnect,
             "sock.bind" => Kind::SockBind,
             "sock.listen" => Kind::SockListen,
             "file.write" => Kind::FileWrite,

@@ -55,6 +55,13 @@ pub enum Call {
         fd: i32,
         backlog: i32,
     },
+    /// `sendto` with a destination address (a datagram).
+    SendTo {
+        fd: i32,
+        addr: Option<String>,
+        family: u16,
+        len: u64,
+    },
     /// `exit_group(code)`: the process is ending (the low 8 bits are its
     /// exit status). A process killed by a signal makes no such call.
     Exit {
@@ -313,6 +320,15 @@ fn read_call(n: &libc::seccomp_notif) -> Option<Call> {
             Call::Connect { fd, addr, family }
         } else {
             Call::Bind { fd, addr, family }
+        });
+    }
+    if nr == libc::SYS_sendto {
+        let (family, addr) = read_sockaddr(pid, a[4], a[5] as usize);
+        return Some(Call::SendTo {
+            fd: a[0] as i32,
+            addr,
+            family,
+            len: a[2],
         });
     }
     read_file_call(pid, nr, &a)

@@ -400,6 +400,11 @@ const UNUSUAL_FAMILY: &[&[ArgCmp]] = &[&[
     ne(0, libc::AF_NETLINK as u32),
 ]];
 
+/// `sendto(fd, buf, len, flags, dest_addr, addrlen)` naming a destination
+/// (a datagram's address; `send()` passes none and stays in the kernel).
+/// Only the pointer's low half is compared: telemetry, not a gate.
+const SENDTO_WITH_ADDRESS: &[&[ArgCmp]] = &[&[ne(4, 0)]];
+
 /// What the monitor watches. A call here that a deny rule also names is
 /// sent to the supervisor when either matches; the supervisor applies
 /// the deny rule first, on the same registers the filter saw.
@@ -411,6 +416,7 @@ const WATCHES: &[Watch] = &[
     Watch::on(sys!(SYS_connect)),
     Watch::on(sys!(SYS_bind)),
     Watch::on(sys!(SYS_listen)),
+    Watch::on(sys!(SYS_sendto)).when(SENDTO_WITH_ADDRESS),
     Watch::on(sys!(SYS_socket)).when(UNUSUAL_FAMILY),
     Watch::on(sys!(SYS_open, only_on = "x86_64")).when(WRITE_INTENT_1),
     Watch::on(sys!(SYS_openat)).when(WRITE_INTENT_2),
