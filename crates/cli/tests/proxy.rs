@@ -330,12 +330,15 @@ fn stratum_is_refused_even_under_an_any_rule() {
             "pool.toml",
             &format!(
                 "[network]\nresolve = [\"pool.test:{p}:127.0.0.1\"]\n\
-                 [network.rules.\"pool.test:{p}\"]\nprotocols = [\"any\"]\n"
+                 [network.rules.\"pool.test:{p}\"]\nprotocols = [\"any\"]\n\
+                 # The proxy's own refusal is under test: the detector only alerts.\n\
+                 [detect.detectors.\"miner\"]\nresponse = \"alert\"\n"
             ),
         );
         let flags = vec!["--policy".to_string(), policy.display().to_string()];
-        let (out, evs) = sh_logged(env, &flags, &format!("python3 {} {p}", client.display()));
+        let (out, evs) = sh_logged(env, &flags, &format!("python3 -u {} {p}", client.display()));
         out.stdout_has("proxy: HTTP/1.1 200")
+            .stderr_has("corral: alert: miner.stratum")
             .stdout_has("reply: b''")
             .stderr_has("cryptocurrency mining protocol (Stratum \"mining.subscribe\", agent \"cpuminer/2.5.1\") is never allowed");
         let ev = event_for(&evs, "net.connect", "pool.test");
