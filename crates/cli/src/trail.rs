@@ -220,26 +220,29 @@ pub fn monitor_sink(
     move |seen| {
         let pid = seen.pid;
         let (kind, mut details) = match seen.call {
-            Call::Exec { path, argv, dirfd } => {
+            Call::Exec {
+                path,
+                argv,
+                dirfd,
+                found: false,
+            } => (
+                // A search's miss: the call fails and runs nothing, and the
+                // process is already past it (detectors skip these).
+                "proc.exec",
+                json!({ "path": path, "argv": argv, "dirfd": dirfd, "found": false }),
+            ),
+            Call::Exec {
+                path, argv, dirfd, ..
+            } => {
                 let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
                     .map(|p| p.to_string_lossy().into_owned())
                     .ok();
                 let ppid = corral_sandbox::sample::ppid(pid);
-                // A shell's PATH search tries every directory: the attempts
-                // that cannot succeed are marked (detectors skip them).
-                let found = dirfd.is_some()
-                    || std::fs::metadata(match (path.starts_with('/'), &cwd) {
-                        (true, _) => format!("/proc/{pid}/root{path}"),
-                        (false, Some(cwd)) => format!("/proc/{pid}/root{cwd}/{path}"),
-                        (false, None) => format!("/proc/{pid}/cwd/{path}"),
-                    })
-                    .is_ok_and(|m| m.is_file());
-                let mut details = json!({ "path": path, "argv": argv, "dirfd": dirfd, "cwd": cwd,
-                                          "ppid": ppid, "stdio": stdio(pid) });
-                if !found {
-                    details["found"] = false.into();
-                }
-                ("proc.exec", details)
+                (
+                    "proc.exec",
+                    json!({ "path": path, "argv": argv, "dirfd": dirfd, "cwd": cwd,
+                            "ppid": ppid, "stdio": stdio(pid) }),
+                )
             }
             Call::Exit { code } => {
                 bound.retain(|(p, _), _| *p != pid);

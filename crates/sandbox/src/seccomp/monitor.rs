@@ -38,6 +38,10 @@ pub enum Call {
         path: String,
         argv: Vec<String>,
         dirfd: Option<i32>,
+        /// The path names a file (for execveat: assumed). A shell's or a
+        /// compiler driver's search tries one candidate after another;
+        /// those that cannot succeed are let go at once and reported after.
+        found: bool,
     },
     /// `addr`: `IP:PORT` for IPv4/IPv6, the path (or `@name` for an
     /// abstract name) for a unix socket.
@@ -215,6 +219,11 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed) -> Go) {
         }
         let call = read_call(&notif);
         let consistent = id_valid(fd, notif.id);
+        // An exec of nothing fails and runs nothing: it goes on at once.
+        let early = matches!(call, Some(Call::Exec { found: false, .. }));
+        if early {
+            respond(fd, notif.id, 0, CONTINUE);
+        }
         // Reported before the call goes on: when the command ends, every
         // call it made is on record, and a full trail holds the sandbox
         // back rather than losing events.
@@ -224,6 +233,9 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed) -> Go) {
                 call,
                 consistent,
             }) == Go::Stop;
+        }
+        if early {
+            continue;
         }
         if stopped {
             respond(fd, notif.id, -libc::EPERM, 0);
@@ -307,10 +319,20 @@ fn read_call(n: &libc::seccomp_notif) -> Option<Call> {
         } else {
             (a[1], a[2], Some(a[0] as i32))
         };
+        let path = read_string(pid, path_at).unwrap_or_default();
+        // As the caller sees it: its root (the sandbox's) or its cwd.
+        let found = dirfd.is_some()
+            || std::fs::metadata(if path.starts_with('/') {
+                format!("/proc/{pid}/root{path}")
+            } else {
+                format!("/proc/{pid}/cwd/{path}")
+            })
+            .is_ok_and(|m| m.is_file());
         return Some(Call::Exec {
-            path: read_string(pid, path_at).unwrap_or_default(),
+            path,
             argv: read_argv(pid, argv_at),
             dirfd,
+            found,
         });
     }
     if nr == libc::SYS_connect || nr == libc::SYS_bind {
