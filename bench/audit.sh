@@ -67,7 +67,7 @@ Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) CPUs ($(sed -n 's/^model name\s
 | recording threads | call | calls/s (median) | written/s | bytes/event | dropped | verify lines/s |
 | ---: | --- | ---: | ---: | ---: | ---: | ---: |
 $rows
-\`record\` waits for room in the queue (back-pressure), so every call is written; \`try_record\` never waits and counts what it could not queue: here the recording loop outruns the writer on purpose, so most calls are dropped, and its row shows what the writer still writes meanwhile (the proxy's events use it; the drops become \`audit.dropped\` lines and the verdict's \`dropped\`). The other goal of the audit issue, a workload's slowdown with full monitoring, waits for the in-sandbox event sources.
+\`record\` waits for room in the queue (back-pressure), so every call is written; \`try_record\` never waits and counts what it could not queue: here the recording loop outruns the writer on purpose, so most calls are dropped, and its row shows what the writer still writes meanwhile (the proxy's events use it; the drops become \`audit.dropped\` lines and the verdict's \`dropped\`). The other goal of the audit issue, a workload's slowdown with full monitoring, is measured in the Monitor section.
 MD
 if [[ -n ${BENCH_NO_WRITE:-} ]]; then
     cat "$section"

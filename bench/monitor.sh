@@ -89,7 +89,7 @@ print(f"| monitor on within 5% of off on a file- and exec-heavy workload | worst
 print("| workload | plain ms (median) | corral, monitor off | corral, monitor on | on / off |")
 print("| --- | ---: | ---: | ---: | ---: |")
 print("\n".join(rows))
-print(f"\n`build`: 60 C files and a main, `make -j2` from clean (about 200 execs: make, cc, cc1, as, collect2, ld). `untar`: the machine's /usr/include ({files} entries) extracted into the workspace, then `grep -rl define` over it.")
+print(f"\n`build`: 60 C files and a main, `make -j2` from clean: about 1,180 monitored calls, i.e. 680 `execve` (190 that run make, cc, cc1, as, collect2 and ld; the rest the compiler driver's search misses), 310 write-intent opens and 190 exits. `untar`: the machine's /usr/include ({files} entries) extracted into the workspace, then `grep -rl define` over it.")
 PY
 section=$WORK/section.md
 {

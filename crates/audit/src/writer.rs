@@ -3,7 +3,8 @@
 //! Recording takes the timestamp and enqueues; the thread assigns `seq` and
 //! `prev`, encodes, and writes whatever the queue holds as one batch (one
 //! `write(2)` unless the kernel takes less), always ending on a line boundary,
-//! then rests for [`LINGER`] so that a trickle of events is batched too.
+//! then, after a small batch, rests for [`LINGER`] so that a trickle of
+//! events is batched too.
 
 use std::collections::BTreeMap;
 use std::fs::{DirBuilder, File, OpenOptions};
@@ -27,12 +28,16 @@ pub const DEFAULT_QUEUE: usize = 65536;
 /// A batch stops growing at about this many bytes (and is written at once).
 const BATCH_BYTES: usize = 256 * 1024;
 
-/// After writing a batch the thread rests this long before taking the next
-/// one, so that a steady trickle of events (an exec-heavy build) is written
-/// in batches instead of waking the thread, and a core, once per event. An
-/// idle trail blocks instead: the first event of a burst wakes it. Events
-/// wait at most this long (plus the write) in memory.
+/// After writing a small batch (fewer than [`SMALL_BATCH`] events) the
+/// thread rests this long before taking the next one, so that a steady
+/// trickle of events (an exec-heavy build) is written in batches instead of
+/// waking the thread, and a core, once per event. A full batch (a burst) is
+/// followed at once by the next; an idle trail blocks, and the first event
+/// of a burst wakes it. Events wait at most this long (plus the write) in
+/// memory.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+/// A batch this small means a trickle: rest before the next.
+const SMALL_BATCH: usize = 64;
 
 /// Where and what to write.
 #[derive(Clone, Debug)]
@@ -255,11 +260,13 @@ impl Thread {
             // Every handle gone is impossible while the Writer lives; treat it as Abort.
             let mut next = Some(self.rx.recv().unwrap_or(Msg::Abort));
             buf.clear();
+            let mut events = 0usize;
             while let Some(msg) = next {
                 match msg {
                     Msg::Event { ts, kind, details } => {
                         self.note_drops(&mut buf)?;
                         self.encode(&mut buf, ts, &kind, &details, &[])?;
+                        events += 1;
                     }
                     Msg::Finish { ts, verdict } => return self.close(buf, Some((ts, verdict))),
                     Msg::Abort => return self.close(buf, None),
@@ -271,7 +278,9 @@ impl Thread {
             }
             self.note_drops(&mut buf)?;
             self.write(&buf)?;
-            std::thread::sleep(LINGER);
+            if events < SMALL_BATCH {
+                std::thread::sleep(LINGER);
+            }
         }
     }
 
