@@ -222,8 +222,15 @@ impl Writer {
             ts: SystemTime::now(),
             verdict,
         };
+        // The end does not wait out the writer's rest.
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
         // If the thread already stopped, it did so on an error its result names.
         let _ = self.handle.tx.send(msg);
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) | None => Err(AuditError::WriterPanicked {
@@ -236,7 +243,9 @@ impl Writer {
 impl Drop for Writer {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = self.handle.tx.send(Msg::Abort);
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
@@ -279,7 +288,8 @@ impl Thread {
             self.note_drops(&mut buf)?;
             self.write(&buf)?;
             if events < SMALL_BATCH {
-                std::thread::sleep(LINGER);
+                // Cut short by `finish` (an unpark), never by an event.
+                std::thread::park_timeout(LINGER);
             }
         }
     }
