@@ -70,14 +70,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
     // Lines about refused connections wait while the command owns the
     // terminal's screen.
     let defer = corral_sandbox::tty::pty_fds()[2];
-    // Started from the launcher's callback, once the sandbox exists: the
-    // proxy and the event writer are threads, and the clone must happen
-    // while corral is single-threaded.
     // The CPU the sandbox may use, in percent of one core.
     let cpu_budget =
         policy.limits.cpus.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
         }) * 100.0;
+    // Started from the launcher's callback, once the sandbox exists: the
+    // proxy and the event writer are threads, and the clone must happen
+    // while corral is single-threaded.
     let trail: OnceCell<Trail> = OnceCell::new();
     // Every event passes the detectors on its way into the trail.
     let watch: OnceCell<Arc<Watch>> = OnceCell::new();
@@ -358,7 +358,7 @@ fn finish_trail(
         .map_or(0, |a| a.denied.load(std::sync::atomic::Ordering::Relaxed));
     let findings = watch.map(Watch::findings).unwrap_or_default();
     let ended = watch.and_then(Watch::ended);
-    let verdict = json_map(serde_json::json!({
+    let mut verdict = json_map(serde_json::json!({
         "killed": killed,
         "denied": denied,
         "findings": findings.iter().map(|f| &f.id).collect::<Vec<_>>(),
@@ -368,6 +368,7 @@ fn finish_trail(
         "layers": header.strip_prefix("corral: sandbox: ").unwrap_or(header),
         "exit_code": end.get("exit_code").cloned().unwrap_or_default(),
     }));
+    verdict.retain(|_, v| !v.is_null());
     match trail.finish(json_map(end), verdict) {
         Ok((path, lines)) if !quiet => {
             say!("corral: audit trail: {} ({lines} events)", path.display())

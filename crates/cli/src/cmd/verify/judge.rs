@@ -247,22 +247,6 @@ fn evidence(line: &Value) -> Option<(String, Option<&'static str>)> {
             ),
             None,
         ),
-        "resource.memory" => (
-            format!(
-                "memory limit: {} process(es) killed",
-                line.get("oom_kills").and_then(Value::as_u64).unwrap_or(0)
-            ),
-            Some("limits"),
-        ),
-        "resource.pids" => (
-            format!(
-                "process limit: {} fork(s) refused",
-                line.get("refused_forks")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0)
-            ),
-            Some("limits"),
-        ),
         "resource.limit" => (
             format!(
                 "{} limit hit: {}",
