@@ -106,7 +106,7 @@ impl Watch {
     pub fn with_writable(mut self, paths: &[std::path::PathBuf]) -> Watch {
         let list: Vec<String> = paths
             .iter()
-            .map(|p| corral_proxy::event::printable(&p.to_string_lossy()))
+            .map(|p| corral_policy::printable(&p.to_string_lossy()))
             .chain(["/tmp", "/var/tmp", "/run"].map(String::from))
             .collect();
         self.writable_hint = format!("writable: {}", list.join(", "));
@@ -173,7 +173,7 @@ impl Watch {
                     finding.id,
                     finding.severity.name(),
                     finding.technique,
-                    corral_proxy::event::printable(&finding.explanation)
+                    corral_policy::printable(&finding.explanation)
                 );
                 if ends {
                     say!("{line}");
@@ -311,7 +311,7 @@ impl Watch {
             "file.write" if details.get("writable") == Some(&Value::Bool(false)) => format!(
                 "corral: refused {} of {}: it is outside the paths this sandbox may write ({})",
                 text("op"),
-                corral_proxy::event::printable(text("path")),
+                corral_policy::printable(text("path")),
                 self.writable_hint
             ),
             _ => return,

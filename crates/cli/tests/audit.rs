@@ -7,14 +7,6 @@ use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
-        .collect()
-}
-
 fn trail_in(env: &Env, name: &str) -> PathBuf {
     env.scratch("trails").join(name)
 }
@@ -51,7 +43,7 @@ fn a_run_leaves_a_labelled_verified_trail() {
             .and_then(|l| l.split(" (").next())
             .map(PathBuf::from)
             .unwrap_or_else(|| panic!("no trail path:\n{out}"));
-        let all = lines(&path);
+        let all = json_lines(&path);
         let kinds = |pred: &dyn Fn(&str) -> bool| -> Vec<String> {
             all.iter()
                 .map(|e| e["kind"].as_str().unwrap_or("").to_string())
@@ -194,14 +186,14 @@ fn tampering_is_caught_and_the_first_bad_line_named() {
     as_self("tampering_is_caught_and_the_first_bad_line_named", |env| {
         let verify = |p: &Path| env.run(&["log", "verify", &p.display().to_string()]);
         let good = recorded(env, "good.jsonl");
-        let count = lines(&good).len();
+        let count = json_lines(&good).len();
         verify(&good)
             .code(0)
             .stdout_has(&format!("intact: {count} lines"));
 
         // Editing a line breaks the chain at the next one.
         let edited = recorded(env, "edited.jsonl");
-        let at = lines(&edited)
+        let at = json_lines(&edited)
             .iter()
             .position(|e| e["kind"] == "net.connect")
             .expect("a net.connect line");
@@ -321,7 +313,7 @@ except OSError:
         .stdout_has("write refused: 30")
         .stdout_has("connect failed: 101")
         .stdout_has("listening");
-        let all = lines(&path);
+        let all = json_lines(&path);
         // The story, in order (unix-socket connects of library start-up
         // left aside).
         let story: Vec<String> = all
@@ -428,7 +420,7 @@ fn resources_are_sampled_into_the_trail() {
             &script.display().to_string(),
         ])
         .code(0);
-        let samples: Vec<Value> = lines(&path)
+        let samples: Vec<Value> = json_lines(&path)
             .into_iter()
             .filter(|e| e["kind"] == "resource.sample")
             .collect();
@@ -464,7 +456,9 @@ fn resources_are_sampled_into_the_trail() {
             &script.display().to_string(),
         ])
         .code(0);
-        assert!(lines(&quiet).iter().all(|e| e["kind"] != "resource.sample"));
+        assert!(json_lines(&quiet)
+            .iter()
+            .all(|e| e["kind"] != "resource.sample"));
     });
 }
 
@@ -485,7 +479,7 @@ fn refused_syscalls_are_recorded_and_still_refused() {
         .code(0)
         .stdout_has("unshare-exit 1")
         .stderr_has("Operation not permitted");
-        let all = lines(&path);
+        let all = json_lines(&path);
         let denied = all
             .iter()
             .find(|e| e["kind"] == "sys.denied")

@@ -10,15 +10,7 @@ mod common;
 use common::upstream;
 use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
-        .collect()
-}
+use std::path::PathBuf;
 
 fn trail(env: &Env, name: &str) -> PathBuf {
     let p = env.scratch("trails").join(name);
@@ -35,7 +27,7 @@ fn run_sh(env: &Env, name: &str, flags: &[&str], script: &str) -> (Out, Vec<Valu
     args.extend_from_slice(flags);
     args.extend_from_slice(&["--", "sh", "-c", script]);
     let out = env.run(&args);
-    (out, lines(&path))
+    (out, json_lines(&path))
 }
 
 fn findings(events: &[Value]) -> Vec<String> {

@@ -34,14 +34,6 @@ fn net_log(env: &Env) -> PathBuf {
     env.scratch("log").join("net.jsonl")
 }
 
-fn events(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad event line {l:?}: {e}")))
-        .collect()
-}
-
 /// The one event for `host` of `kind`, failing with all events shown.
 #[track_caller]
 fn event_for<'a>(evs: &'a [Value], kind: &str, host: &str) -> &'a Value {
@@ -66,7 +58,7 @@ fn sh_logged(env: &Env, flags: &[String], script: &str) -> (Out, Vec<Value>) {
     args.extend(flags.iter().cloned());
     args.extend(["--".into(), "sh".into(), "-c".into(), script.into()]);
     let out = env.run(&strs(&args));
-    (out, events(&log))
+    (out, json_lines(&log))
 }
 
 #[test]
@@ -407,7 +399,7 @@ fn names_resolving_to_local_addresses_are_refused() {
         out.code(0)
             .stdout_has("rebind.test resolves to 127.0.0.1 (loopback)")
             .stdout_has("metadata.test resolves to 169.254.169.254 (link-local");
-        let evs = events(&log);
+        let evs = json_lines(&log);
         for host in ["rebind.test", "metadata.test"] {
             let ev = event_for(&evs, "net.connect", host);
             assert_eq!(ev["decision"], "deny", "{ev}");

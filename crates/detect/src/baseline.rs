@@ -871,18 +871,7 @@ pub(crate) fn toml_quote(s: &str) -> String {
     toml_subset::quote(s)
 }
 
-/// Control characters escaped, for one-line text.
-pub(crate) fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub(crate) use corral_policy::printable;
 
 fn check_path_pattern(s: &str) -> Result<(), String> {
     let ok = s.starts_with('/')

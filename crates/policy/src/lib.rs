@@ -15,6 +15,7 @@ pub mod net;
 mod profiles;
 mod render;
 mod schema;
+mod text;
 mod units;
 mod validate;
 
@@ -24,4 +25,5 @@ pub use error::{Location, PolicyError};
 pub use merge::{effective, Overrides};
 pub use model::*;
 pub use profiles::{profile, DEFAULT_PROFILE, PROFILE_NAMES};
+pub use text::printable;
 pub use units::UnitError;

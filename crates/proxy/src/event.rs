@@ -164,18 +164,7 @@ impl NetEvent {
     }
 }
 
-/// `s` with control characters (escape sequences, CR, LF) escaped.
-pub fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use corral_policy::printable;
 
 /// Where events go. Called from the proxy's threads; must not block long.
 pub type Sink = Box<dyn Fn(NetEvent) + Send + Sync>;

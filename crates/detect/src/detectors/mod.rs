@@ -249,20 +249,7 @@ pub(crate) fn host_port(host: &str, port: u64) -> String {
 
 /// Control characters escaped (`\n`, `\t`, `\r`, `\u{1b}`...); the rest
 /// kept as is.
-pub fn escape(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use corral_policy::printable as escape;
 
 fn clip(text: &str) -> String {
     match text.char_indices().nth(MAX_SUMMARY) {

@@ -293,16 +293,8 @@ fn web(mut stream: TcpStream, record: Record<'_>) {
 
 /// Control characters escaped, at most 120 characters.
 fn printable(s: &str) -> String {
-    s.chars()
-        .take(120)
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    let cut = s.char_indices().nth(120).map_or(s.len(), |(i, _)| i);
+    corral_policy::printable(&s[..cut])
 }
 
 /// Standard base64 (padding optional); `None` for anything else.
