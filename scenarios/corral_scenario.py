@@ -360,6 +360,15 @@ def dns_query(name, qtype=1, server=("127.0.0.1", 53), timeout=2.0):
 # ---------------------------------------------------------------- misc
 
 
+
+def resolve(name):
+    """One A query through the sandbox's resolver: "resolved (N answers)",
+    or Refused with the rcode and the resolver's reason."""
+    rcode, answers, text = dns_query(name)
+    if rcode == 0 and answers > 0:
+        return "resolved (%d answers)" % answers
+    raise Refused("rcode %d%s" % (rcode, (": " + text) if text else ""), by="resolver")
+
 def which(name):
     for d in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
         p = os.path.join(d, name)

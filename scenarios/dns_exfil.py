@@ -70,13 +70,7 @@ def twin():
     cs.begin()
     host, _ = cs.target("web")
 
-    def lookup():
-        rcode, answers, text = cs.dns_query(host)
-        if rcode == 0 and answers > 0:
-            return "resolved"
-        raise cs.Refused("rcode %d %s" % (rcode, text), by="resolver")
-
-    cs.attempt("resolve %s via 127.0.0.1:53" % host, lookup)
+    cs.attempt("resolve %s via 127.0.0.1:53" % host, lambda: cs.resolve(host))
     cs.attempt("getaddrinfo(%s)" % host, lambda: socket.getaddrinfo(host, 80)[0][4][0])
     cs.end()
 

@@ -43,13 +43,8 @@ def attack():
                    "GET", "http://metadata.google.internal/computeMetadata/v1/",
                    headers={"Metadata-Flavor": "Google"})[0])
 
-    def lookup():
-        rcode, answers, text = cs.dns_query("metadata.google.internal")
-        if rcode == 0 and answers > 0:
-            return "resolved (%d answers)" % answers
-        raise cs.Refused("rcode %d%s" % (rcode, (": " + text) if text else ""), by="resolver")
-
-    cs.attempt("resolve metadata.google.internal", lookup)
+    cs.attempt("resolve metadata.google.internal",
+               lambda: cs.resolve("metadata.google.internal"))
 
     def direct6():
         s = cs.direct_connect("fd00:ec2::254", 80, family=socket.AF_INET6)
@@ -64,13 +59,7 @@ def twin():
     cs.begin()
     host, port = cs.target("web")
 
-    def lookup():
-        rcode, answers, text = cs.dns_query(host)
-        if rcode == 0 and answers > 0:
-            return "resolved"
-        raise cs.Refused("rcode %d %s" % (rcode, text), by="resolver")
-
-    cs.attempt("resolve %s" % host, lookup)
+    cs.attempt("resolve %s" % host, lambda: cs.resolve(host))
     cs.attempt("GET http://%s:%d/ through the proxy" % (host, port),
                lambda: "HTTP %d" % cs.http_via_proxy("GET", "http://%s:%d/" % (host, port))[0])
     cs.end()
