@@ -68,7 +68,15 @@ fn page_size() -> u64 {
 /// ppid, ...); `None` once the process is gone. The name is in
 /// parentheses and may hold spaces or ')'.
 fn stat(pid: u32) -> Option<(String, Vec<String>)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // One open and one read (the file is a few hundred bytes; procfs
+    // returns it whole): the monitor reads it for every exec.
+    let mut buf = [0u8; 2048];
+    let n = std::io::Read::read(
+        &mut std::fs::File::open(format!("/proc/{pid}/stat")).ok()?,
+        &mut buf,
+    )
+    .ok()?;
+    let stat = std::str::from_utf8(&buf[..n]).ok()?;
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let comm = stat.get(open + 1..close)?.to_owned();
