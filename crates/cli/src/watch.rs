@@ -49,7 +49,6 @@ pub struct Watch {
     ended: Mutex<Option<Ended>>,
     ending: std::sync::atomic::AtomicBool,
     gone: std::sync::atomic::AtomicBool,
-    findings: AtomicU64,
     lines: Mutex<Lines>,
     webhook: Option<Webhook>,
     /// "writable: /ws, /tmp, ..." for the refusals' explanations.
@@ -92,7 +91,6 @@ impl Watch {
             ended: Mutex::new(None),
             ending: std::sync::atomic::AtomicBool::new(false),
             gone: std::sync::atomic::AtomicBool::new(false),
-            findings: AtomicU64::new(0),
             lines: Mutex::new(Lines {
                 defer,
                 ..Lines::default()
@@ -151,7 +149,6 @@ impl Watch {
     /// a `deny` response asks for.
     fn act(&self, findings: Vec<(Finding, Instant)>, refused: bool) {
         for (finding, seen) in findings {
-            self.findings.fetch_add(1, Ordering::Relaxed);
             let mut details = match serde_json::to_value(&finding) {
                 Ok(Value::Object(map)) => map,
                 _ => Map::new(),
@@ -212,10 +209,12 @@ impl Watch {
                 nix::sys::signal::Signal::SIGKILL,
             );
         };
-        kill(self.init_pid);
         // The kernel kills the rest once init has exited; until then they
-        // could still run, so each gets its own SIGKILL now.
-        for pid in corral_sandbox::sample::descendants(self.init_pid) {
+        // could still run, so each gets its own SIGKILL too (listed while
+        // init, and so their pids, are still held).
+        let rest = corral_sandbox::sample::descendants(self.init_pid);
+        kill(self.init_pid);
+        for pid in rest {
             kill(pid as i32);
         }
         let latency = seen.elapsed();
