@@ -13,6 +13,7 @@
 
 use corral_audit::Handle;
 use corral_detect::{Engine, Event, Finding, Response};
+use corral_policy::WebhookUrl;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 use std::io::Write;
@@ -410,7 +411,8 @@ struct Webhook {
 
 impl Webhook {
     fn start(url: &str) -> std::io::Result<Webhook> {
-        let target = WebhookUrl::parse(url).map_err(std::io::Error::other)?;
+        let target = WebhookUrl::parse(url)
+            .map_err(|e| std::io::Error::other(format!("detect.webhook: {e}")))?;
         let (tx, rx) = sync_channel::<Value>(256);
         let pending = Arc::new(AtomicU64::new(0));
         let p = pending.clone();
@@ -456,47 +458,6 @@ impl Webhook {
     }
 }
 
-/// An `http://` URL, split.
-struct WebhookUrl {
-    host: String,
-    port: u16,
-    path: String,
-}
-
-impl WebhookUrl {
-    fn parse(url: &str) -> Result<WebhookUrl, String> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            format!(
-                "detect.webhook {url:?}: only http:// URLs are supported (send to a local relay for https)"
-            )
-        })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        // `host`, `host:port`, `[v6]`, `[v6]:port`.
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') || h.ends_with(']') => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| format!("detect.webhook {url:?}: bad port {p:?}"))?,
-            ),
-            _ => (authority, 80),
-        };
-        if host.is_empty() {
-            return Err(format!("detect.webhook {url:?}: no host"));
-        }
-        Ok(WebhookUrl {
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            port,
-            path: path.to_owned(),
-        })
-    }
-}
-
 fn post_all(rx: Receiver<Value>, url: WebhookUrl, pending: Arc<AtomicU64>) {
     for alert in rx {
         let body = alert.to_string();
@@ -534,26 +495,5 @@ fn post_one(url: &WebhookUrl, body: &str) -> std::io::Result<()> {
         Ok(())
     } else {
         Err(std::io::Error::other("webhook answered non-2xx"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::WebhookUrl;
-
-    #[test]
-    fn webhook_urls() {
-        let u = WebhookUrl::parse("http://127.0.0.1:9000/hook").expect("ok");
-        assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("127.0.0.1", 9000, "/hook")
-        );
-        let u = WebhookUrl::parse("http://example.test").expect("ok");
-        assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("example.test", 80, "/")
-        );
-        assert!(WebhookUrl::parse("https://example.test/").is_err());
-        assert!(WebhookUrl::parse("http://:80/").is_err());
     }
 }

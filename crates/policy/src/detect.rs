@@ -922,41 +922,66 @@ fn check_line(text: &str) -> Result<(), String> {
     }
 }
 
-/// `http://HOST[:PORT][/PATH]`, as corral's command line posts to it
-/// (HOST a name, an IPv4 address or a bracketed IPv6 one).
-fn check_webhook(url: &str) -> Result<(), String> {
-    if url.starts_with("https://") {
-        return Err(format!(
-            "{url:?} is an https:// URL: corral posts alerts over plain HTTP only"
-        ));
-    }
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{url:?} is not an http:// URL"))?;
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "{url:?} contains whitespace or a control character"
-        ));
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.contains(['@', '?', '#']) {
-        return Err(format!(
-            "{url:?} has user info, a query or a fragment before the path"
-        ));
-    }
-    let host = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
-            if !port.parse::<u16>().is_ok_and(|p| p > 0) {
-                return Err(format!("{url:?} has the port {port:?}, not 1 to 65535"));
-            }
-            host
+/// A webhook's `http://HOST[:PORT][/PATH]`, split: what corral's command
+/// line connects to and posts to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    /// A name or an address (an IPv6 one without its brackets).
+    pub host: String,
+    /// 80 when the URL names none.
+    pub port: u16,
+    /// `/` when the URL names none.
+    pub path: String,
+}
+
+impl WebhookUrl {
+    /// Parses and checks `http://HOST[:PORT][/PATH]` (HOST a name, an IPv4
+    /// address or a bracketed IPv6 one).
+    pub fn parse(url: &str) -> Result<WebhookUrl, String> {
+        if url.starts_with("https://") {
+            return Err(format!(
+                "{url:?} is an https:// URL: corral posts alerts over plain HTTP only"
+            ));
         }
-        _ => authority,
-    };
-    if host.is_empty() || host == "[]" {
-        return Err(format!("{url:?} has no host"));
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("{url:?} is not an http:// URL"))?;
+        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "{url:?} contains whitespace or a control character"
+            ));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.contains(['@', '?', '#']) {
+            return Err(format!(
+                "{url:?} has user info, a query or a fragment before the path"
+            ));
+        }
+        // `host`, `host:port`, `[v6]`, `[v6]:port`.
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+                match port.parse::<u16>() {
+                    Ok(p) if p > 0 => (host, p),
+                    _ => return Err(format!("{url:?} has the port {port:?}, not 1 to 65535")),
+                }
+            }
+            _ => (authority, 80),
+        };
+        if host.is_empty() || host == "[]" {
+            return Err(format!("{url:?} has no host"));
+        }
+        Ok(WebhookUrl {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port,
+            path: path.to_owned(),
+        })
     }
-    Ok(())
 }
 
 /// Checks `[detect]` as written; the first problem wins. Paths name the key:
@@ -964,7 +989,7 @@ fn check_webhook(url: &str) -> Result<(), String> {
 pub(crate) fn check(detect: &Detect) -> Result<(), Issue> {
     let key = |k: &'static str| vec![Seg::Key("detect"), Seg::Key(k)];
     if let Some(url) = &detect.webhook {
-        check_webhook(url).map_err(|p| Issue::new(key("webhook"), p))?;
+        WebhookUrl::parse(url).map_err(|p| Issue::new(key("webhook"), p))?;
     }
     for name in detect.detectors.keys() {
         let twin = name

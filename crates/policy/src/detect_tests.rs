@@ -568,3 +568,24 @@ fn the_id_list_has_no_repeats_and_valid_ids() {
         assert!(id.contains('.'), "{id}");
     }
 }
+
+#[test]
+fn webhook_urls_split_into_host_port_and_path() {
+    let u = WebhookUrl::parse("http://127.0.0.1:9000/hook").expect("ok");
+    assert_eq!(
+        (u.host.as_str(), u.port, u.path.as_str()),
+        ("127.0.0.1", 9000, "/hook")
+    );
+    let u = WebhookUrl::parse("http://example.test").expect("ok");
+    assert_eq!(
+        (u.host.as_str(), u.port, u.path.as_str()),
+        ("example.test", 80, "/")
+    );
+    let u = WebhookUrl::parse("http://[::1]:8080/a/b").expect("ok");
+    assert_eq!(
+        (u.host.as_str(), u.port, u.path.as_str()),
+        ("::1", 8080, "/a/b")
+    );
+    assert!(WebhookUrl::parse("https://example.test/").is_err());
+    assert!(WebhookUrl::parse("http://:80/").is_err());
+}
