@@ -102,6 +102,8 @@ pub fn check_outside(path: &std::path::Path, writable: &[PathBuf]) -> Result<()>
 pub struct WritableMap {
     /// (sandbox path, writable), deepest last wins.
     mounts: Vec<(PathBuf, bool)>,
+    /// The private tmpfs mounts among them.
+    tmpfs: Vec<PathBuf>,
 }
 
 impl WritableMap {
@@ -123,7 +125,33 @@ impl WritableMap {
                 MountOp::Symlink { .. } | MountOp::Pin { .. } => None,
             })
             .collect();
-        WritableMap { mounts }
+        let tmpfs = plan
+            .fs
+            .mounts
+            .iter()
+            .filter_map(|op| match op {
+                MountOp::Tmpfs { dst, .. } => Some(dst.clone()),
+                _ => None,
+            })
+            .collect();
+        WritableMap { mounts, tmpfs }
+    }
+
+    /// The writable places a person would name: the writable binds and the
+    /// private tmpfs mounts (not /dev's device nodes), in plan order.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        // Writable as the deepest mount there decides (a protected path
+        // bound over a writable one is not), the binds (the workspace
+        // first) before the private tmpfs mounts.
+        let (mut binds, tmpfs): (Vec<PathBuf>, Vec<PathBuf>) = self
+            .mounts
+            .iter()
+            .map(|(at, _)| at)
+            .filter(|at| !at.starts_with("/dev") && self.writable(&at.to_string_lossy()))
+            .cloned()
+            .partition(|at| !self.tmpfs.contains(at));
+        binds.extend(tmpfs);
+        binds
     }
 
     /// Whether the sandbox may write `path` (a sandbox path, absolute).

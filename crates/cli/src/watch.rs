@@ -106,7 +106,6 @@ impl Watch {
         let list: Vec<String> = paths
             .iter()
             .map(|p| corral_policy::printable(&p.to_string_lossy()))
-            .chain(["/tmp", "/var/tmp", "/run"].map(String::from))
             .collect();
         self.writable_hint = format!("writable: {}", list.join(", "));
         self

@@ -311,6 +311,9 @@ except OSError:
         ])
         .code(137)
         .stdout_has("write refused: 30")
+        // Told in plain words, with what it may write instead.
+        .stderr_has("corral: refused open of /etc/corral-outside: it is outside the paths this sandbox may write (writable: ")
+        .stderr_has(", /tmp, /run, /var/tmp)")
         .stdout_has("connect failed: 101")
         .stdout_has("listening");
         let all = json_lines(&path);

@@ -62,6 +62,10 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .map(corral_detect::Baseline::load)
         .transpose()?;
     let layers = layers::prepare(plan, &run_id)?;
+    // What the sandbox may write, as it sees it: for the monitor's
+    // `file.write` events and the refusals' explanations.
+    let writable_map = trail::WritableMap::new(plan);
+    let writable_roots = writable_map.roots();
     let header = layers.header(plan, resolved.net.as_ref(), &args.labels);
     if !args.quiet {
         say!("{header}");
@@ -127,7 +131,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 defer,
             )
             .map_err(|e| format!("cannot start the detectors' alerts: {e}"))?
-            .with_writable(&writable),
+            .with_writable(&writable_roots),
         );
         let _ = watch.set(w.clone());
         let _ = audit_sink.set(AuditSink {
@@ -175,7 +179,6 @@ pub fn run(args: RunArgs) -> Result<i32> {
             Ok(())
         }) as launch::ServeNetwork<'_>
     });
-    let writable_map = trail::WritableMap::new(plan);
     let on_monitor = plan.seccomp.notify.then(|| {
         let watch = &watch;
         Box::new(move |listener: std::os::fd::OwnedFd| {
