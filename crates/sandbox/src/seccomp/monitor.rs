@@ -179,15 +179,9 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed) -> Go) {
         }
         let nr = i64::from(notif.data.nr);
         let args = notif.data.args;
-        // The deny rule first, on the registers the filter decided on: a
-        // call that reached us for a denial is never let through. One that
-        // neither a rule nor a watch selects cannot arrive (the reference
-        // tests hold the filter to the tables); if it did, it is refused.
-        let denied = match (rule_for(nr), watch_for(nr)) {
-            (Some(rule), _) if rule.args.matches(&args) => Some(rule),
-            (_, Some(watch)) if watch.when.matches(&args) => None,
-            (rule, _) => Some(rule.unwrap_or(&UNKNOWN)),
-        };
+        // A call that reached us for a denial is never let through (the
+        // reference tests hold the filter to the tables).
+        let denied = denial(nr, &args);
         if stopped {
             respond(fd, notif.id, -libc::EPERM, 0);
             continue;
@@ -246,6 +240,17 @@ pub fn serve(listener: OwnedFd, mut sink: impl FnMut(Observed) -> Go) {
 }
 
 const CONTINUE: u32 = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32;
+
+/// The rule a notified call is refused by, or `None` for a watched call
+/// that goes on: the deny rule first, on the registers the filter decided
+/// on. A call neither selects is refused too (it cannot arrive).
+pub(crate) fn denial(nr: i64, args: &[u64; 6]) -> Option<&'static super::Rule> {
+    match (rule_for(nr), watch_for(nr)) {
+        (Some(rule), _) if rule.args.matches(args) => Some(rule),
+        (_, Some(watch)) if watch.when.matches(args) => None,
+        (rule, _) => Some(rule.unwrap_or(&UNKNOWN)),
+    }
+}
 
 /// For a notification no table explains (which cannot happen).
 static UNKNOWN: super::Rule = super::Rule {
