@@ -5,350 +5,20 @@
 //! detected, response, time to response and PASS or FAIL, plus whether
 //! the benign twin was a false positive.
 
-use super::suite::{Rule, Scenario};
+mod program;
+mod trail;
+
+pub use program::{layer_of_errno, parse_program, Observed, Program, Step};
+pub use trail::{read_trail, FindingSeen, ScenarioTrail};
+
+use crate::suite::{Rule, Scenario};
 use serde_json::Value;
-use std::time::UNIX_EPOCH;
-
-/// The prefix of a protocol line on the program's stdout.
-pub const PREFIX: &str = "CORRAL-SCENARIO ";
-
-/// What the program saw of one attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Seen {
-    Refused,
-    Done,
-    Confined,
-    Pending,
-    Skipped,
-    Info,
-}
-
-impl Seen {
-    fn parse(s: &str) -> Option<Seen> {
-        Some(match s {
-            "refused" => Seen::Refused,
-            "done" => Seen::Done,
-            "confined" => Seen::Confined,
-            "pending" => Seen::Pending,
-            "skipped" => Seen::Skipped,
-            "info" => Seen::Info,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Seen::Refused => "refused",
-            Seen::Done => "done",
-            Seen::Confined => "confined",
-            Seen::Pending => "pending",
-            Seen::Skipped => "skipped",
-            Seen::Info => "info",
-        }
-    }
-}
-
-/// One attempt, as the program reported it (a `pending` one resolved by
-/// the runner).
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub step: String,
-    pub result: Seen,
-    /// The layer that refused it.
-    pub by: Option<String>,
-    pub errno: Option<i64>,
-    pub detail: Option<String>,
-    /// When the attempt started (seconds since the epoch).
-    pub t: f64,
-    pub check: Option<String>,
-}
-
-/// What the program printed.
-#[derive(Debug, Default, Clone)]
-pub struct Program {
-    pub began: Option<f64>,
-    pub ended: bool,
-    pub steps: Vec<Step>,
-}
-
-/// Parses the protocol lines of `stdout`; other lines are ignored.
-pub fn parse_program(stdout: &str) -> Program {
-    let mut p = Program::default();
-    for line in stdout.lines() {
-        let Some(json) = line.strip_prefix(PREFIX) else {
-            continue;
-        };
-        let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(json) else {
-            continue;
-        };
-        let t = obj.get("t").and_then(Value::as_f64).unwrap_or(0.0);
-        match obj.get("event").and_then(Value::as_str) {
-            Some("begin") => p.began = Some(t),
-            Some("end") => p.ended = true,
-            _ => {
-                let Some(step) = obj.get("step").and_then(Value::as_str) else {
-                    continue;
-                };
-                let Some(result) = obj
-                    .get("result")
-                    .and_then(Value::as_str)
-                    .and_then(Seen::parse)
-                else {
-                    continue;
-                };
-                let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
-                p.steps.push(Step {
-                    step: step.to_owned(),
-                    result,
-                    by: text("by"),
-                    errno: obj.get("errno").and_then(Value::as_i64),
-                    detail: text("detail"),
-                    t,
-                    check: text("check"),
-                });
-            }
-        }
-    }
-    p
-}
-
-/// The layer an errno most likely comes from, when the program did not say.
-pub fn layer_of_errno(errno: i64) -> Option<&'static str> {
-    Some(match errno as i32 {
-        libc::EPERM | libc::ENOSYS => "seccomp",
-        libc::EACCES | libc::EROFS | libc::ENOENT => "filesystem",
-        libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EADDRNOTAVAIL => "netns",
-        libc::EAGAIN | libc::EMFILE | libc::ENFILE | libc::ENOSPC | libc::EFBIG | libc::ENOMEM => {
-            "limits"
-        }
-        _ => return None,
-    })
-}
-
-/// A finding from the trail.
-#[derive(Debug, Clone)]
-pub struct FindingSeen {
-    pub id: String,
-    pub severity: Option<String>,
-    pub technique: Option<String>,
-    pub explanation: String,
-    pub response: String,
-    /// When it was recorded (seconds since the epoch).
-    pub t: f64,
-}
-
-/// corral ending the run for a finding.
-#[derive(Debug, Clone)]
-pub struct Kill {
-    pub finding: String,
-    pub response: String,
-    pub latency_ms: f64,
-}
-
-/// What the trail says.
-#[derive(Debug, Default, Clone)]
-pub struct Trail {
-    pub findings: Vec<FindingSeen>,
-    pub kill: Option<Kill>,
-    /// The verdict's `outcome` (`clean`, `flagged`, `killed`).
-    pub outcome: Option<String>,
-    /// The verdict lists findings: corral's detectors are in this build.
-    pub detection_active: bool,
-    /// The run's start (seconds since the epoch).
-    pub started: Option<f64>,
-    /// The telling events, one line each.
-    pub evidence: Vec<String>,
-    /// How many telling events there were (evidence keeps the first ones).
-    pub evidence_total: usize,
-    /// Layers the trail shows refusing something (seccomp, filesystem,
-    /// proxy, resolver, limits).
-    pub refusals: Vec<&'static str>,
-}
-
-/// Evidence lines kept per run.
-const EVIDENCE_MAX: usize = 40;
-
-fn ts(line: &Value) -> Option<f64> {
-    let s = line.get("ts")?.as_str()?;
-    let t = humantime::parse_rfc3339(s).ok()?;
-    Some(t.duration_since(UNIX_EPOCH).ok()?.as_secs_f64())
-}
-
-fn text<'a>(line: &'a Value, key: &str) -> &'a str {
-    line.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-/// One line of evidence for a telling event, and the layer that refused
-/// (when it is a refusal); `None` for events that tell nothing here.
-fn evidence(line: &Value) -> Option<(String, Option<&'static str>)> {
-    let pid = line
-        .get("pid")
-        .and_then(Value::as_u64)
-        .map(|p| format!(" (pid {p})"))
-        .unwrap_or_default();
-    let kind = text(line, "kind");
-    Some(match kind {
-        "sys.denied" => (
-            format!(
-                "seccomp refused {}{pid}: {}",
-                text(line, "syscall"),
-                text(line, "reason")
-            ),
-            Some("seccomp"),
-        ),
-        "file.write" if line.get("writable") == Some(&Value::Bool(false)) => (
-            format!(
-                "write refused: {} {}{pid}",
-                text(line, "op"),
-                text(line, "path")
-            ),
-            Some("filesystem"),
-        ),
-        "net.connect" | "dns.query" if text(line, "decision") != "allow" => {
-            let what = if kind == "dns.query" {
-                format!("DNS {} {}", text(line, "qtype"), text(line, "host"))
-            } else {
-                format!(
-                    "{} {}:{}",
-                    text(line, "via"),
-                    text(line, "host"),
-                    line.get("port").and_then(Value::as_u64).unwrap_or(0)
-                )
-            };
-            let layer = if kind == "dns.query" {
-                "resolver"
-            } else {
-                "proxy"
-            };
-            (
-                format!(
-                    "proxy {}: {what}{pid}: {}",
-                    text(line, "decision"),
-                    text(line, "reason")
-                ),
-                Some(layer),
-            )
-        }
-        "sock.connect" => {
-            let addr = text(line, "addr");
-            let family = text(line, "family");
-            let local = addr.starts_with("127.") || addr.starts_with("[::1]");
-            if !matches!(family, "inet" | "inet6") || local {
-                return None;
-            }
-            (format!("direct connect to {addr}{pid}"), None)
-        }
-        "sock.listen" => (format!("listen on {}{pid}", text(line, "addr")), None),
-        "sock.socket" => (
-            format!(
-                "socket of family {} type {}{pid}",
-                text(line, "family"),
-                text(line, "type")
-            ),
-            None,
-        ),
-        "resource.limit" => (
-            format!(
-                "{} limit hit: {}",
-                text(line, "limit"),
-                text(line, "detail")
-            ),
-            Some("limits"),
-        ),
-        "fs.protected" => (
-            format!(
-                "protected path {}: {}",
-                text(line, "change"),
-                text(line, "path")
-            ),
-            None,
-        ),
-        "finding" => (
-            format!(
-                "finding {} ({}, {}): {} -> {}",
-                text(line, "id"),
-                text(line, "severity"),
-                text(line, "technique"),
-                text(line, "explanation"),
-                text(line, "response")
-            ),
-            None,
-        ),
-        "response.kill" => (
-            format!(
-                "corral ended the run ({}) for {} {} ms after its event",
-                text(line, "response"),
-                text(line, "finding"),
-                line.get("latency_ms")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0)
-            ),
-            None,
-        ),
-        _ => return None,
-    })
-}
-
-/// Reads what matters from a trail's lines.
-pub fn read_trail(lines: &[Value]) -> Trail {
-    let mut t = Trail::default();
-    for line in lines {
-        let kind = text(line, "kind");
-        match kind {
-            "run.start" => t.started = ts(line),
-            "finding" => t.findings.push(FindingSeen {
-                id: text(line, "id").to_owned(),
-                severity: line
-                    .get("severity")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                technique: line
-                    .get("technique")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                explanation: text(line, "explanation").to_owned(),
-                response: text(line, "response").to_owned(),
-                t: ts(line).unwrap_or(0.0),
-            }),
-            "response.kill" if t.kill.is_none() => {
-                t.kill = Some(Kill {
-                    finding: text(line, "finding").to_owned(),
-                    response: text(line, "response").to_owned(),
-                    latency_ms: line
-                        .get("latency_ms")
-                        .and_then(Value::as_f64)
-                        .unwrap_or(0.0),
-                })
-            }
-            "verdict" => {
-                t.outcome = line
-                    .get("outcome")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                t.detection_active = line.get("findings").is_some();
-            }
-            _ => {}
-        }
-        if let Some((ev, layer)) = evidence(line) {
-            t.evidence_total += 1;
-            if t.evidence.len() < EVIDENCE_MAX {
-                t.evidence.push(ev);
-            }
-            if let Some(layer) = layer {
-                if !t.refusals.contains(&layer) {
-                    t.refusals.push(layer);
-                }
-            }
-        }
-    }
-    t
-}
 
 /// Everything known about one run of a program.
 #[derive(Debug, Default, Clone)]
 pub struct Run {
     pub program: Program,
-    pub trail: Trail,
+    pub trail: ScenarioTrail,
     pub exit_code: Option<i32>,
     /// corral's own lines on stderr (refusals explained, warnings).
     pub corral_lines: Vec<String>,
@@ -466,11 +136,16 @@ pub fn judge(sc: &Scenario, attack: &Run, twin: &Run, detect_enabled: bool) -> J
         .program
         .steps
         .iter()
-        .filter(|s| matches!(s.result, Seen::Refused | Seen::Done | Seen::Confined))
+        .filter(|s| {
+            matches!(
+                s.result,
+                Observed::Refused | Observed::Done | Observed::Confined
+            )
+        })
         .collect();
     let mut breaches: Vec<String> = judged_steps
         .iter()
-        .filter(|s| s.result == Seen::Done)
+        .filter(|s| s.result == Observed::Done)
         .map(|s| match &s.detail {
             Some(d) => format!("{}: {d}", s.step),
             None => s.step.clone(),
@@ -479,7 +154,7 @@ pub fn judge(sc: &Scenario, attack: &Run, twin: &Run, detect_enabled: bool) -> J
     breaches.extend(attack.runner_breaches.iter().cloned());
     let mut layers: Vec<String> = Vec::new();
     for s in &judged_steps {
-        if s.result == Seen::Done {
+        if s.result == Observed::Done {
             continue;
         }
         let layer =
@@ -527,7 +202,7 @@ pub fn judge(sc: &Scenario, attack: &Run, twin: &Run, detect_enabled: bool) -> J
         .program
         .steps
         .iter()
-        .filter(|s| s.result == Seen::Skipped)
+        .filter(|s| s.result == Observed::Skipped)
         .collect();
     for s in skipped {
         notes.push(format!(
@@ -644,7 +319,7 @@ fn judge_twin(twin: &Run) -> TwinVerdict {
         .program
         .steps
         .iter()
-        .filter(|s| s.result == Seen::Refused)
+        .filter(|s| s.result == Observed::Refused)
         .map(|s| format!("{}: {}", s.step, s.detail.as_deref().unwrap_or("refused")))
         .collect();
     let loud: Vec<&FindingSeen> = twin
@@ -702,37 +377,6 @@ fn judge_twin(twin: &Run) -> TwinVerdict {
     }
 }
 
-impl Step {
-    pub fn json(&self) -> Value {
-        let mut v =
-            serde_json::json!({ "step": self.step, "result": self.result.name(), "t": self.t });
-        if let Value::Object(o) = &mut v {
-            if let Some(by) = &self.by {
-                o.insert("by".into(), by.clone().into());
-            }
-            if let Some(e) = self.errno {
-                o.insert("errno".into(), e.into());
-            }
-            if let Some(d) = &self.detail {
-                o.insert("detail".into(), d.clone().into());
-            }
-        }
-        v
-    }
-}
-
-impl FindingSeen {
-    pub fn json(&self) -> Value {
-        serde_json::json!({
-            "id": self.id,
-            "severity": self.severity,
-            "technique": self.technique,
-            "explanation": self.explanation,
-            "response": self.response,
-        })
-    }
-}
-
 impl TwinVerdict {
     pub fn json(&self) -> Value {
         serde_json::json!({
@@ -776,8 +420,9 @@ fn tail_text(tail: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::program::PREFIX;
     use super::*;
-    use crate::cmd::verify::suite::SUITE;
+    use crate::suite::SUITE;
     use serde_json::json;
 
     fn scenario(id: &str) -> &'static Scenario {
@@ -816,7 +461,7 @@ mod tests {
         }
     }
 
-    fn trail(extra: Vec<Value>) -> Trail {
+    fn trail(extra: Vec<Value>) -> ScenarioTrail {
         let mut lines = vec![json!({"kind": "run.start", "ts": "1970-01-01T00:01:39Z"})];
         lines.extend(extra);
         read_trail(&lines)

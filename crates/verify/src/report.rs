@@ -1,9 +1,9 @@
 //! The scorecard: a table for people (colour on a terminal), JSON for CI,
 //! and a Markdown report a security team can file.
 
-use super::judge::{Run, Seen, Status};
-use super::suite::Scenario;
-use super::Outcome;
+use crate::judge::{Observed, Run, Status};
+use crate::suite::Scenario;
+use crate::Outcome;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -122,7 +122,12 @@ impl Card {
                 .program
                 .steps
                 .iter()
-                .filter(|s| matches!(s.result, Seen::Refused | Seen::Done | Seen::Confined))
+                .filter(|s| {
+                    matches!(
+                        s.result,
+                        Observed::Refused | Observed::Done | Observed::Confined
+                    )
+                })
                 .count()
                 .max(j.breaches.len());
             format!("no ({} of {} got through)", j.breaches.len(), total)

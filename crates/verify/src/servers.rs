@@ -5,7 +5,7 @@
 //! answered, bytes uploaded), so the runner never has to take a scenario's
 //! word for it.
 
-use super::suite::Server;
+use crate::suite::Server;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -20,9 +20,11 @@ const IDLE: Duration = Duration::from_secs(5);
 pub const C2_COMMAND: &[u8] = b"echo CORRAL-C2-$((6*7))\n";
 pub const C2_MARKER: &str = "CORRAL-C2-42";
 
-/// What the servers saw, one line per event.
+/// What the runner's servers saw of the clients that contacted them, one
+/// line per event (named apart from the judge's [`crate::judge::Observed`]:
+/// this is the other end's view).
 #[derive(Debug, Default, Clone)]
-pub struct Seen {
+pub struct ServerContacts {
     /// Logins the pool accepted (`mining.authorize`, `login`).
     pub pool_logins: Vec<String>,
     /// SSH client banners received.
@@ -33,7 +35,7 @@ pub struct Seen {
     pub uploads: Vec<u64>,
 }
 
-impl Seen {
+impl ServerContacts {
     /// Breaches of `server`, in words.
     pub fn breaches(&self, server: Server) -> Vec<String> {
         match server {
@@ -59,14 +61,14 @@ impl Seen {
 
 pub struct Servers {
     ports: [(Server, u16); 4],
-    seen: Arc<Mutex<Seen>>,
+    seen: Arc<Mutex<ServerContacts>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Servers {
     /// Binds every server on 127.0.0.1 (ephemeral ports) and starts it.
     pub fn start() -> std::io::Result<Servers> {
-        let seen: Arc<Mutex<Seen>> = Arc::default();
+        let seen: Arc<Mutex<ServerContacts>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let mut ports = [(Server::Pool, 0u16); 4];
         for (slot, server) in ports.iter_mut().zip(Server::ALL) {
@@ -90,7 +92,7 @@ impl Servers {
     }
 
     /// What the servers saw since the last call.
-    pub fn take(&self) -> Seen {
+    pub fn take(&self) -> ServerContacts {
         std::mem::take(&mut *self.seen.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -105,7 +107,12 @@ impl Drop for Servers {
     }
 }
 
-fn serve(listener: TcpListener, server: Server, seen: Arc<Mutex<Seen>>, stop: Arc<AtomicBool>) {
+fn serve(
+    listener: TcpListener,
+    server: Server,
+    seen: Arc<Mutex<ServerContacts>>,
+    stop: Arc<AtomicBool>,
+) {
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
@@ -117,7 +124,7 @@ fn serve(listener: TcpListener, server: Server, seen: Arc<Mutex<Seen>>, stop: Ar
             .spawn(move || {
                 let _ = stream.set_read_timeout(Some(IDLE));
                 let _ = stream.set_write_timeout(Some(IDLE));
-                let record = |f: &dyn Fn(&mut Seen)| {
+                let record = |f: &dyn Fn(&mut ServerContacts)| {
                     f(&mut seen.lock().unwrap_or_else(PoisonError::into_inner));
                 };
                 match server {
@@ -130,7 +137,7 @@ fn serve(listener: TcpListener, server: Server, seen: Arc<Mutex<Seen>>, stop: Ar
     }
 }
 
-type Record<'a> = &'a dyn Fn(&dyn Fn(&mut Seen));
+type Record<'a> = &'a dyn Fn(&dyn Fn(&mut ServerContacts));
 
 /// Line-delimited JSON-RPC, each line plain or base64.
 fn pool(stream: TcpStream, record: Record<'_>) {
