@@ -13,11 +13,6 @@ macro_rules! say {
 
 mod cli;
 mod cmd;
-mod layers;
-mod netreport;
-mod resolve;
-mod trail;
-mod watch;
 
 use clap::error::ErrorKind;
 use clap::Parser;

@@ -124,9 +124,63 @@ fn sup(what: &'static str) -> impl FnOnce(io::Error) -> LaunchError {
     move |source| LaunchError::Supervisor { what, source }
 }
 
-/// Runs the plan to completion. Must be called while the process is
-/// single-threaded (the sandbox is forked from it).
+/// Runs the plan to completion: [`start`], then [`Started::wait`]. Must be
+/// called while the process is single-threaded (the sandbox is forked from
+/// it).
 pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
+    start(launch)?.wait()
+}
+
+/// A sandbox whose init is running (and, once its set-up is done, the
+/// command): [`Started::wait`] supervises it to the end.
+pub struct Started<'a> {
+    supervisor: Supervisor<'a>,
+    signals: SignalFd,
+    started: Instant,
+}
+
+impl Started<'_> {
+    /// The sandbox's init, as the host sees it (killing it ends every
+    /// process of the sandbox).
+    pub fn init_pid(&self) -> libc::pid_t {
+        self.supervisor.init.as_raw()
+    }
+
+    /// Relays the terminal, forwards signals, serves the monitor's and the
+    /// proxy's hand-overs, enforces the timeout, and returns how the
+    /// command ended.
+    pub fn wait(mut self) -> Result<Outcome, LaunchError> {
+        let watcher = &mut self.supervisor;
+        watcher.run(&self.signals)?;
+        drop(watcher.raw.take());
+        let ending = if watcher.timed_out {
+            Ending::TimedOut
+        } else if let Some((stage, message)) = watcher.failure.take() {
+            Ending::Failed { stage, message }
+        } else {
+            match watcher.status {
+                Some(status) if libc::WIFSIGNALED(status) => {
+                    Ending::Signaled(libc::WTERMSIG(status))
+                }
+                Some(status) => Ending::Exited(libc::WEXITSTATUS(status)),
+                None => Ending::Failed {
+                    stage: Stage::Setup,
+                    message: "the sandbox's init ended without reporting the command's status"
+                        .into(),
+                },
+            }
+        };
+        Ok(Outcome {
+            ending,
+            wall_time: self.started.elapsed(),
+        })
+    }
+}
+
+/// Clones the sandbox's init and hands it the go: the caller's
+/// [`Launch::after_clone`] has run when this returns. Must be called while
+/// the process is single-threaded (the sandbox is forked from it).
+pub fn start(launch: Launch<'_>) -> Result<Started<'_>, LaunchError> {
     let started = Instant::now();
     let plan = launch.plan;
     let pty_fds = tty::pty_fds();
@@ -189,7 +243,7 @@ pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
     }
     let sfd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| sup("signalfd")(e.into()))?;
-    let mut watcher = Watch {
+    let supervisor = Supervisor {
         init: init_pid,
         ctl: Some(ctl_sup),
         master: None,
@@ -206,25 +260,10 @@ pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
         on_network: launch.on_network,
         on_monitor: launch.on_monitor,
     };
-    watcher.run(&sfd)?;
-    drop(watcher.raw.take());
-    let ending = if watcher.timed_out {
-        Ending::TimedOut
-    } else if let Some((stage, message)) = watcher.failure {
-        Ending::Failed { stage, message }
-    } else {
-        match watcher.status {
-            Some(status) if libc::WIFSIGNALED(status) => Ending::Signaled(libc::WTERMSIG(status)),
-            Some(status) => Ending::Exited(libc::WEXITSTATUS(status)),
-            None => Ending::Failed {
-                stage: Stage::Setup,
-                message: "the sandbox's init ended without reporting the command's status".into(),
-            },
-        }
-    };
-    Ok(Outcome {
-        ending,
-        wall_time: started.elapsed(),
+    Ok(Started {
+        supervisor,
+        signals: sfd,
+        started,
     })
 }
 
@@ -246,7 +285,7 @@ fn clone_sandbox(plan: &Plan, flags: libc::c_int) -> Result<libc::pid_t, LaunchE
 }
 
 /// The supervisor's event loop state.
-struct Watch<'a> {
+struct Supervisor<'a> {
     init: Pid,
     ctl: Option<OwnedFd>,
     master: Option<OwnedFd>,
@@ -266,7 +305,7 @@ struct Watch<'a> {
     on_monitor: Option<ServeMonitor<'a>>,
 }
 
-impl Watch<'_> {
+impl Supervisor<'_> {
     fn run(&mut self, sfd: &SignalFd) -> Result<(), LaunchError> {
         // Finished when the pty (if any) is drained and either init has
         // reported the command's status (it sends it only after killing and

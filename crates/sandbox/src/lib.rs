@@ -20,6 +20,7 @@ mod mounts;
 pub mod net;
 pub mod plan;
 pub mod probe;
+pub mod process;
 pub mod rlimit;
 pub mod sample;
 pub mod seccomp;
@@ -27,5 +28,6 @@ mod sys;
 #[cfg(test)]
 mod test_support;
 pub mod tty;
+pub mod writable;
 
 pub use mounts::DEVICES;

@@ -13,7 +13,7 @@ use corral_policy::{Overrides, Policy};
 use std::path::Path;
 
 /// corral's own failure (bad policy, missing layer, setup error).
-pub const EXIT_CORRAL_ERROR: i32 = 125;
+pub use corral_runtime::EXIT_CORRAL_ERROR;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {

@@ -10,6 +10,7 @@
 
 pub mod upstream;
 
+use corral_sandbox::process::{self, ArgvMatch};
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
@@ -522,44 +523,18 @@ pub fn wait_with_deadline(mut child: Child, ctx: String, deadline: Duration) -> 
 
 /// Pids of host processes whose argv is exactly `argv`.
 pub fn host_pids_with_argv(argv: &[&str]) -> Vec<u32> {
-    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0u8])).collect();
-    let mut pids = Vec::new();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            if let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) {
-                if cmdline == want {
-                    pids.push(pid);
-                }
-            }
-        }
-    }
-    pids
+    process::host_pids(ArgvMatch::Exact(argv))
 }
 
 /// Polls until no host process has argv `argv`, up to `limit`; returns the
 /// survivors (empty when all are gone).
 pub fn wait_gone(argv: &[&str], limit: Duration) -> Vec<u32> {
-    let end = Instant::now() + limit;
-    loop {
-        let left = host_pids_with_argv(argv);
-        if left.is_empty() || Instant::now() > end {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    process::wait_gone(ArgvMatch::Exact(argv), limit)
 }
 
 /// Kills (SIGKILL) host processes with argv `argv`, so a failed test leaves nothing behind.
 pub fn kill_leftovers(argv: &[&str]) {
-    for pid in host_pids_with_argv(argv) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
+    process::kill_pids(&host_pids_with_argv(argv));
 }
 
 /// A unique token, so concurrent tests never match each other's processes or files.

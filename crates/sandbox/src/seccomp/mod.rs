@@ -23,6 +23,7 @@
 
 mod bpf;
 mod codegen;
+pub mod decode;
 pub mod monitor;
 mod table;
 #[cfg(test)]

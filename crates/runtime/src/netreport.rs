@@ -23,8 +23,8 @@ use std::thread::JoinHandle;
 /// verdict needs.
 #[derive(Clone)]
 pub struct AuditSink {
-    /// The run's watch: the detectors, then the trail.
-    pub watch: Arc<crate::watch::Watch>,
+    /// The run's guard: the detectors, then the trail.
+    pub guard: Arc<crate::guard::Guard>,
     pub critical: Arc<AtomicU64>,
     pub denied: Arc<AtomicU64>,
 }
@@ -46,7 +46,8 @@ impl AuditSink {
             details.insert("started".into(), ts);
         }
         details.remove("kind");
-        self.watch.try_record(ev.kind, details);
+        self.guard
+            .try_record(corral_event::Event::from_details(ev.kind, &details));
     }
 }
 

@@ -1,0 +1,189 @@
+//! A session's live parts, started from the launcher's callbacks once the
+//! sandbox exists (threads may start only after the clone): the trail, the
+//! guard, the sampler, the monitor's thread and the egress proxy.
+
+use crate::guard::Guard;
+use crate::monitor_events::monitor_sink;
+use crate::netreport::{AuditSink, Reporter};
+use crate::sampler::Sampler;
+use crate::session::Session;
+use crate::trail::{RunTrail, TrailTarget};
+use corral_detect::Engine;
+use corral_event::{Event, RunStart};
+use corral_policy::net::NetPolicy;
+use corral_sandbox::writable::WritableMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub(crate) struct Live {
+    /// Taken when the trail starts.
+    target: RefCell<Option<TrailTarget>>,
+    engine: RefCell<Option<Engine>>,
+    log: RefCell<Option<File>>,
+    path: PathBuf,
+    command: Vec<String>,
+    labels: BTreeMap<String, String>,
+    trail: RefCell<Option<RunTrail>>,
+    guard: OnceCell<Arc<Guard>>,
+    audit: OnceCell<AuditSink>,
+    sampler: RefCell<Option<Sampler>>,
+    served: RefCell<Option<(corral_proxy::Proxy, Reporter)>>,
+}
+
+impl Live {
+    pub(crate) fn new(target: TrailTarget, engine: Engine, log: Option<File>) -> Live {
+        Live {
+            path: target.path.clone(),
+            command: target.command.clone(),
+            labels: target.labels.clone(),
+            target: RefCell::new(Some(target)),
+            engine: RefCell::new(Some(engine)),
+            log: RefCell::new(log),
+            trail: RefCell::new(None),
+            guard: OnceCell::new(),
+            audit: OnceCell::new(),
+            sampler: RefCell::new(None),
+            served: RefCell::new(None),
+        }
+    }
+
+    pub(crate) fn trail_path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    pub(crate) fn command(&self) -> Vec<String> {
+        self.command.clone()
+    }
+
+    /// Right after the clone: opens the trail with the run's start, builds
+    /// the guard over it and starts the sampler.
+    pub(crate) fn start(
+        &self,
+        start: RunStart,
+        init_pid: libc::pid_t,
+        session: &Session,
+    ) -> Result<(), String> {
+        let (Some(target), Some(engine)) = (
+            self.target.borrow_mut().take(),
+            self.engine.borrow_mut().take(),
+        ) else {
+            return Err("a session can be launched once".into());
+        };
+        let trail = RunTrail::start(target, start).map_err(|e| format!("{e:#}"))?;
+        let settings = session.guard_settings();
+        let guard = Arc::new(
+            Guard::new(
+                engine,
+                settings.run_id,
+                self.labels.clone(),
+                trail.handle(),
+                init_pid,
+                settings.cgroup,
+                settings.webhook,
+                settings.defer,
+            )
+            .map_err(|e| format!("cannot start the detectors' alerts: {e}"))?
+            .with_writable(&settings.writable_roots),
+        );
+        let _ = self.guard.set(guard.clone());
+        let _ = self.audit.set(AuditSink {
+            guard: guard.clone(),
+            critical: trail.critical_counter(),
+            denied: Arc::default(),
+        });
+        let (interval, budget) = session.sample_settings();
+        if !interval.is_zero() {
+            let record = move |event: Event| guard.record(event);
+            let sampler =
+                Sampler::start(record, init_pid, interval, budget).map_err(|e| format!("{e:#}"))?;
+            *self.sampler.borrow_mut() = Some(sampler);
+        }
+        *self.trail.borrow_mut() = Some(trail);
+        Ok(())
+    }
+
+    /// Serves the egress proxy's sockets (fail closed: an error stops the
+    /// sandbox).
+    pub(crate) fn serve_network(
+        &self,
+        l: corral_sandbox::net::Listeners,
+        net: NetPolicy,
+        defer: bool,
+    ) -> Result<(), String> {
+        let sockets = corral_proxy::Sockets {
+            http: l.http,
+            socks: l.socks,
+            dns_udp: l.dns_udp,
+            dns_tcp: l.dns_tcp,
+            peers: Some(corral_proxy::peer::Peers::new(
+                l.init_pid,
+                corral_sandbox::sample::descendants,
+                l.diag,
+            )),
+        };
+        let reporter =
+            Reporter::start(self.log.borrow_mut().take(), defer).map_err(|e| format!("{e:#}"))?;
+        let proxy = corral_proxy::start(sockets, net, reporter.sink(self.audit.get().cloned()))
+            .map_err(|e| e.to_string())?;
+        *self.served.borrow_mut() = Some((proxy, reporter));
+        Ok(())
+    }
+
+    /// Serves the monitor's listener on a thread of its own.
+    pub(crate) fn serve_monitor(
+        &self,
+        listener: OwnedFd,
+        writable: WritableMap,
+    ) -> Result<(), String> {
+        let guard = self
+            .guard
+            .get()
+            .cloned()
+            .ok_or("the monitor arrived before the audit trail was open")?;
+        std::thread::Builder::new()
+            .name("corral-monitor".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let record = move |event: Event| {
+                    guard.record(event);
+                    !guard.is_ending()
+                };
+                corral_sandbox::seccomp::monitor::serve(listener, monitor_sink(record, writable))
+            })
+            .map(drop)
+            .map_err(|e| format!("cannot start the monitor thread: {e}"))
+    }
+
+    pub(crate) fn guard(&self) -> Option<Arc<Guard>> {
+        self.guard.get().cloned()
+    }
+
+    pub(crate) fn stop_sampler(&self) {
+        if let Some(s) = self.sampler.borrow_mut().take() {
+            s.finish();
+        }
+    }
+
+    pub(crate) fn stop_proxy(&self) {
+        if let Some((proxy, reporter)) = self.served.borrow_mut().take() {
+            proxy.finish(std::time::Duration::from_millis(500));
+            reporter.finish();
+        }
+    }
+
+    pub(crate) fn take_trail(&self) -> Option<RunTrail> {
+        self.trail.borrow_mut().take()
+    }
+
+    /// Network attempts the proxy denied.
+    pub(crate) fn denied(&self) -> u64 {
+        self.audit
+            .get()
+            .map_or(0, |a| a.denied.load(Ordering::Relaxed))
+    }
+}

@@ -1,0 +1,297 @@
+//! `Session` end to end: real sandboxes, real processes, real trails.
+//!
+//! The sandbox is forked from its supervisor, which must then have no
+//! other threads: the test harness has some, so this file is its own
+//! harness (`harness = false`) and runs each case in a fresh process of
+//! this binary (`CORRAL_SESSION_CASE=NAME`).
+
+use corral_event::{Event, Outcome};
+use corral_runtime::{Options, Report, Session};
+use corral_sandbox::launch::Ending;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+type Case = fn(&Scratch);
+
+const CASES: &[(&str, Case)] = &[
+    ("a_clean_command_gets_a_clean_verified_trail", clean_run),
+    ("the_command_exit_status_is_the_reports", exit_status),
+    (
+        "control_kill_ends_the_sandbox_and_the_verdict_says_killed",
+        control_kill,
+    ),
+    ("control_freeze_snapshot_thaw", control_freeze),
+    (
+        "a_trail_inside_the_workspace_is_refused_before_launch",
+        trail_inside,
+    ),
+];
+
+fn main() {
+    if let Ok(case) = std::env::var("CORRAL_SESSION_CASE") {
+        let Some((_, run)) = CASES.iter().find(|(n, _)| *n == case) else {
+            panic!("no case {case}");
+        };
+        let scratch = Scratch::new(&case);
+        run(&scratch);
+        scratch.remove();
+        return;
+    }
+    if let Some(reason) = cannot_sandbox() {
+        let line = format!("SKIP: corral-runtime session tests: {reason}");
+        println!("{line}");
+        if let Some(path) = std::env::var_os("CORRAL_SKIP_LOG") {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+        return;
+    }
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let me = std::env::current_exe().expect("the test binary's path");
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for (name, _) in CASES {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        ran += 1;
+        let out = std::process::Command::new(&me)
+            .env("CORRAL_SESSION_CASE", name)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run a case");
+        if out.status.success() {
+            println!("test {name} ... ok");
+        } else {
+            println!("test {name} ... FAILED ({})", out.status);
+            println!("{}", String::from_utf8_lossy(&out.stdout));
+            println!("{}", String::from_utf8_lossy(&out.stderr));
+            failed.push(*name);
+        }
+    }
+    println!(
+        "\ntest result: {}. {} passed; {} failed",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        ran - failed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(1);
+    }
+}
+
+/// Why no sandbox can be made here, if none can.
+fn cannot_sandbox() -> Option<String> {
+    use corral_sandbox::probe::{explain_userns, Support, UsernsKnobs};
+    match explain_userns(&UsernsKnobs::read(), None) {
+        Support::No { reason, .. } => Some(reason),
+        _ => None,
+    }
+}
+
+/// A workspace and, beside it (out of the sandbox's reach), the trail.
+struct Scratch {
+    dir: PathBuf,
+    workspace: PathBuf,
+    trail: PathBuf,
+}
+
+impl Scratch {
+    fn new(case: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("corral-session-{}-{case}", std::process::id()));
+        let workspace = dir.join("ws");
+        std::fs::create_dir_all(&workspace).expect("create the workspace");
+        Scratch {
+            trail: dir.join("trail.jsonl"),
+            dir,
+            workspace,
+        }
+    }
+
+    fn options(&self, command: &[&str]) -> Options {
+        let overrides = corral_policy::Overrides {
+            workspace: Some(self.workspace.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        Options {
+            policy: corral_policy::effective(None, &overrides).expect("the default policy"),
+            command: command.iter().map(OsString::from).collect(),
+            labels: vec![("episode".into(), "7".into())],
+            audit: Some(self.trail.clone()),
+            baseline: None,
+            monitor: true,
+            sample_interval: Duration::from_millis(100),
+            net_log: None,
+            quiet: true,
+        }
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The trail's events, after checking its chain is intact and finished.
+fn trail_events(path: &Path) -> Vec<Event> {
+    let verified = corral_audit::verify(path).expect("read the trail");
+    assert!(
+        verified.problem.is_none(),
+        "trail {}: {:?}",
+        path.display(),
+        verified.problem
+    );
+    assert!(
+        verified.verdict.is_some(),
+        "the trail ends with its verdict"
+    );
+    std::fs::read_to_string(path)
+        .expect("read the trail")
+        .lines()
+        .map(|l| Event::from_line(&serde_json::from_str(l).expect("a JSON line")))
+        .collect()
+}
+
+fn run(s: &Scratch, command: &[&str]) -> Report {
+    Session::prepare(s.options(command))
+        .expect("prepare")
+        .run()
+        .expect("run")
+}
+
+fn clean_run(s: &Scratch) {
+    let report = run(s, &["sh", "-c", "echo hello > out.txt"]);
+    assert_eq!(report.exit_code, 0);
+    let verdict = report.verdict.expect("a verdict");
+    assert_eq!(verdict.outcome, Outcome::Clean, "{verdict:?}");
+    assert!(!verdict.killed);
+    assert!(verdict.findings.is_empty(), "{verdict:?}");
+    assert_eq!(
+        std::fs::read_to_string(s.workspace.join("out.txt")).expect("the command wrote its file"),
+        "hello\n"
+    );
+    let (path, lines) = report.trail.expect("the trail");
+    assert_eq!(path, s.trail);
+    let events = trail_events(&path);
+    assert_eq!(events.len() as u64, lines);
+    let unknown: Vec<_> = events.iter().filter(|e| e.is_unknown()).collect();
+    assert!(
+        unknown.is_empty(),
+        "every event the session writes is typed: {unknown:?}"
+    );
+    let Some(Event::RunStart(start)) = events.first() else {
+        panic!("the first event is run.start: {:?}", events.first());
+    };
+    assert!(start.monitor && !start.network);
+    assert_eq!(start.command, ["sh", "-c", "echo hello > out.txt"]);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::ProcExec(x) if x.argv.first().is_some_and(|a| a == "sh"))),
+        "the monitor saw the exec"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::FileWrite(w) if w.writable
+            && w.path.as_deref().is_some_and(|p| p.ends_with("out.txt")))),
+        "the monitor saw the write, allowed"
+    );
+    assert!(matches!(events.last(), Some(Event::Verdict(v)) if v.outcome == Outcome::Clean));
+}
+
+fn exit_status(s: &Scratch) {
+    let report = run(s, &["sh", "-c", "exit 3"]);
+    assert_eq!(report.exit_code, 3);
+    let events = trail_events(&s.trail);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::RunExit(x) if x.exit_code == 3
+            && x.ending.as_deref() == Some("exited 3"))),
+        "run.exit says how it ended"
+    );
+}
+
+fn control_kill(s: &Scratch) {
+    let session = Session::prepare(s.options(&["sleep", "60"])).expect("prepare");
+    let running = session.launch().expect("launch");
+    let control = running.control().expect("a control once launched");
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        control.kill();
+    });
+    let outcome = running.wait().expect("wait");
+    killer.join().expect("the killer thread");
+    assert!(
+        !matches!(outcome.ending, Ending::Exited(0) | Ending::TimedOut),
+        "ended early, by the kill: {:?}",
+        outcome.ending
+    );
+    let report = session.finish(Ok(outcome)).expect("finish");
+    assert_eq!(report.exit_code, corral_runtime::session::EXIT_KILLED);
+    let verdict = report.verdict.expect("a verdict");
+    assert!(verdict.killed, "{verdict:?}");
+    assert_eq!(verdict.outcome, Outcome::Killed);
+    let events = trail_events(&s.trail);
+    assert!(
+        events.iter().any(|e| matches!(e, Event::RunExit(x)
+            if x.ending.as_deref() == Some("killed at the caller's request"))),
+        "run.exit says who ended it"
+    );
+}
+
+fn control_freeze(s: &Scratch) {
+    let session = Session::prepare(s.options(&["sh", "-c", "sleep 1; echo done > done.txt"]))
+        .expect("prepare");
+    let running = session.launch().expect("launch");
+    let control = running.control().expect("a control once launched");
+    let checker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        control.freeze();
+        let procs = control.snapshot();
+        control.thaw();
+        procs
+    });
+    let outcome = running.wait().expect("wait");
+    let procs = checker.join().expect("the checker thread");
+    assert_eq!(
+        outcome.ending,
+        Ending::Exited(0),
+        "thawed, it ran to its end"
+    );
+    assert!(
+        procs
+            .iter()
+            .any(|p| p.argv.first().is_some_and(|a| a == "sleep")),
+        "the snapshot lists the sandbox's sleep: {procs:?}"
+    );
+    assert!(procs.iter().all(|p| p.cwd.is_some() || p.argv.is_empty()));
+    let report = session.finish(Ok(outcome)).expect("finish");
+    assert_eq!(report.exit_code, 0);
+    assert!(s.workspace.join("done.txt").exists());
+}
+
+fn trail_inside(s: &Scratch) {
+    let mut options = s.options(&["true"]);
+    options.audit = Some(s.workspace.join("trail.jsonl"));
+    let err = match Session::prepare(options) {
+        Ok(_) => panic!("a trail the command could delete is refused"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("which the sandbox can write"), "{err}");
+    assert!(
+        !s.workspace.join("trail.jsonl").exists(),
+        "nothing was started"
+    );
+}
