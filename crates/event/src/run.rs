@@ -35,7 +35,8 @@ pub struct RunStart {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct RunExit {
     /// How it ended, in words: `exited N`, `killed by signal N`, `timed
-    /// out`, `failed: ...`, `stopped by corral for FINDING`.
+    /// out`, `failed: ...`, `stopped by corral for FINDING`, `killed at the
+    /// caller's request`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending: Option<String>,
     /// corral's exit status for the run.

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# revisions.sh [BASE]: corral at BASE (a git revision, default the first
+# parent of HEAD) against the working tree, side by side in one run, so a
+# refactor can show it made nothing slower: launch (`run -q -- /bin/true`,
+# hyperfine -N, with bubblewrap and plain as the peers), the monitor on a
+# file- and exec-heavy workload (a 60-file C build with make -j2), and the
+# detection latency (bench/detect.sh for each binary). Written between
+# `<!-- revisions:begin/end -->` in BENCHMARKS.md.
+#
+# Knobs (environment):
+#   BENCH_RUNS=N           launches per command (default 300)
+#   BENCH_BUILD_RUNS=N     builds per command (default 20)
+#   BASE_BIN=PATH, CORRAL_BIN=PATH  use these binaries, skip the builds
+#   BENCH_NO_WRITE=1       print the section, do not touch BENCHMARKS.md
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+BASE=${1:-HEAD^}
+RUNS=${BENCH_RUNS:-300}
+BUILD_RUNS=${BENCH_BUILD_RUNS:-20}
+MD=$REPO/BENCHMARKS.md
+log() { echo "revisions.sh: [$(date +%H:%M:%S)] $*" >&2; }
+die() { echo "revisions.sh: error: $*" >&2; exit 1; }
+
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+install_missing hyperfine:hyperfine bwrap:bubblewrap make:make cc:gcc python3:python3
+base_rev=$(git -C "$REPO" rev-parse --short "$BASE") || die "no revision $BASE"
+head_rev=$(git -C "$REPO" rev-parse --short HEAD)
+WORK=$(mktemp -d -t corral-bench-revisions.XXXXXX)
+cleanup() {
+    git -C "$REPO" worktree remove --force "$WORK/base-src" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+export XDG_STATE_HOME=$WORK/state
+if [[ -z ${BASE_BIN:-} ]]; then
+    log "building corral $base_rev (release) in a temporary worktree"
+    git -C "$REPO" worktree add -q --detach "$WORK/base-src" "$base_rev"
+    BASE_BIN=$(CARGO_TARGET_DIR=$REPO/target/revisions bash "$WORK/base-src/scripts/build-release.sh" | tail -n 1)
+fi
+if [[ -z ${CORRAL_BIN:-} ]]; then
+    log "building corral $head_rev (release)"
+    CORRAL_BIN=$(bash "$REPO/scripts/build-release.sh" | tail -n 1)
+fi
+mkdir -p "$WORK/ws"
+cd "$WORK/ws"
+
+log "launch: hyperfine -N, $RUNS runs per command"
+hyperfine -N -w 30 -r "$RUNS" --export-json "$WORK/launch.json" \
+    -n plain "/bin/true" \
+    -n bwrap "bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc /bin/true" \
+    -n "corral $base_rev" "$BASE_BIN run -q -- /bin/true" \
+    -n "corral $head_rev" "$CORRAL_BIN run -q -- /bin/true" >&2
+
+mkdir -p "$WORK/cproj"
+for i in $(seq 1 60); do
+    printf '#include <string.h>\nint f%d(const char *s) { int n = 0; for (size_t k = 0; k < strlen(s); k++) n += s[k] * %d; return n; }\n' "$i" "$i" >"$WORK/cproj/f$i.c"
+done
+{
+    echo '#include <stdio.h>'
+    for i in $(seq 1 60); do echo "int f$i(const char *s);"; done
+    echo 'int main(void) { int t = 0;'
+    for i in $(seq 1 60); do echo "t += f$i(\"corral\");"; done
+    echo 'printf("%d\n", t); return 0; }'
+} >"$WORK/cproj/main.c"
+printf 'OBJS := $(patsubst %%.c,%%.o,$(wildcard *.c))\nprog: $(OBJS)\n\tcc -o $@ $^\n%%.o: %%.c\n\tcc -O1 -c -o $@ $<\nclean:\n\trm -f *.o prog\n' >"$WORK/cproj/Makefile"
+BUILD="make -s -C $WORK/cproj clean && make -s -j2 -C $WORK/cproj >/dev/null"
+log "monitor: the C build, hyperfine, $BUILD_RUNS runs per command"
+hyperfine -w 2 -r "$BUILD_RUNS" --export-json "$WORK/build.json" \
+    -n plain "sh -c '$BUILD'" \
+    -n "corral $base_rev" "$BASE_BIN run -q --workspace $WORK -- sh -c '$BUILD'" \
+    -n "corral $head_rev" "$CORRAL_BIN run -q --workspace $WORK -- sh -c '$BUILD'" >&2
+
+log "detection: bench/detect.sh with each binary"
+CORRAL_BIN=$BASE_BIN BENCH_NO_WRITE=1 bash "$BENCH_DIR/detect.sh" >"$WORK/detect-base.md"
+CORRAL_BIN=$CORRAL_BIN BENCH_NO_WRITE=1 bash "$BENCH_DIR/detect.sh" >"$WORK/detect-head.md"
+
+section=$WORK/section.md
+python3 - "$WORK" "$base_rev" "$head_rev" >"$WORK/tables.md" <<'PY'
+import json, statistics, sys
+work, base, head = sys.argv[1:4]
+def table(name, title, peers):
+    res = {r["command"]: r for r in json.load(open(f"{work}/{name}.json"))["results"]}
+    med = lambda r: statistics.median(r["times"]) * 1000
+    b, h = res[f"corral {base}"], res[f"corral {head}"]
+    print(f"### {title}\n")
+    print(f"| command | median ms | mean ms | p90 ms | ratio vs corral {base} (median) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for n in peers + [f"corral {base}", f"corral {head}"]:
+        r = res[n]; ts = sorted(r["times"])
+        p90 = ts[(9 * len(ts)) // 10] * 1000
+        print(f"| {n} | {med(r):.2f} | {r['mean'] * 1000:.2f} | {p90:.2f} | {med(r) / med(b):.3f} |")
+    print(f"\n{head} / {base}: **{med(h) / med(b):.3f}** (median)\n")
+table("launch", "Launch (`run -q -- /bin/true`)", ["plain", "bwrap"])
+table("build", "Monitor on: a 60-file C build, `make -j2`", ["plain"])
+PY
+{
+    echo "## Before and after: corral $base_rev against $head_rev"
+    echo
+    echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) as \`$(id -un)\` on $(nproc) CPUs, kernel \`$(uname -r)\`, by \`bench/revisions.sh $BASE\`: both release builds (\`scripts/build-release.sh\`) in one hyperfine run per workload, with the peers, on the same machine state."
+    echo
+    cat "$WORK/tables.md"
+    echo "### Detection (\`bench/detect.sh\`), corral $base_rev"
+    echo
+    sed -n '/^|/p' "$WORK/detect-base.md"
+    echo
+    echo "### Detection (\`bench/detect.sh\`), corral $head_rev"
+    echo
+    sed -n '/^|/p' "$WORK/detect-head.md"
+} >"$section"
+if [[ -n ${BENCH_NO_WRITE:-} ]]; then
+    cat "$section"
+else
+    python3 "$BENCH_DIR/update_section.py" "$MD" revisions "$section"
+    log "updated the Before and after section of $MD"
+fi
