@@ -37,22 +37,7 @@ trap 'rm -rf "$WORK"' EXIT
 export XDG_STATE_HOME=$WORK/state
 
 # 1. a small C project
-mkdir -p "$WORK/cproj"
-for i in $(seq 1 60); do
-    cat >"$WORK/cproj/f$i.c" <<C
-#include <stdio.h>
-#include <string.h>
-int f$i(const char *s) { int n = 0; for (size_t k = 0; k < strlen(s); k++) n += s[k] * $i; return n; }
-C
-done
-{
-    echo '#include <stdio.h>'
-    for i in $(seq 1 60); do echo "int f$i(const char *s);"; done
-    echo 'int main(void) { int t = 0;'
-    for i in $(seq 1 60); do echo "t += f$i(\"corral\");"; done
-    echo 'printf("%d\n", t); return 0; }'
-} >"$WORK/cproj/main.c"
-printf 'OBJS := $(patsubst %%.c,%%.o,$(wildcard *.c))\nprog: $(OBJS)\n\tcc -o $@ $^\n%%.o: %%.c\n\tcc -O1 -c -o $@ $<\nclean:\n\trm -f *.o prog\n' >"$WORK/cproj/Makefile"
+make_cproj "$WORK/cproj"
 BUILD="make -s -C $WORK/cproj clean && make -s -j2 -C $WORK/cproj >/dev/null"
 
 # 2. untar and grep

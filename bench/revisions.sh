@@ -53,18 +53,7 @@ hyperfine -N -w 30 -r "$RUNS" --export-json "$WORK/launch.json" \
     -n "corral $base_rev" "$BASE_BIN run -q -- /bin/true" \
     -n "corral $head_rev" "$CORRAL_BIN run -q -- /bin/true" >&2
 
-mkdir -p "$WORK/cproj"
-for i in $(seq 1 60); do
-    printf '#include <string.h>\nint f%d(const char *s) { int n = 0; for (size_t k = 0; k < strlen(s); k++) n += s[k] * %d; return n; }\n' "$i" "$i" >"$WORK/cproj/f$i.c"
-done
-{
-    echo '#include <stdio.h>'
-    for i in $(seq 1 60); do echo "int f$i(const char *s);"; done
-    echo 'int main(void) { int t = 0;'
-    for i in $(seq 1 60); do echo "t += f$i(\"corral\");"; done
-    echo 'printf("%d\n", t); return 0; }'
-} >"$WORK/cproj/main.c"
-printf 'OBJS := $(patsubst %%.c,%%.o,$(wildcard *.c))\nprog: $(OBJS)\n\tcc -o $@ $^\n%%.o: %%.c\n\tcc -O1 -c -o $@ $<\nclean:\n\trm -f *.o prog\n' >"$WORK/cproj/Makefile"
+make_cproj "$WORK/cproj"
 BUILD="make -s -C $WORK/cproj clean && make -s -j2 -C $WORK/cproj >/dev/null"
 log "monitor: the C build, hyperfine, $BUILD_RUNS runs per command"
 hyperfine -w 2 -r "$BUILD_RUNS" --export-json "$WORK/build.json" \

@@ -1,18 +1,13 @@
 //! The guard over a real process and a real trail: events are recorded
 //! typed, refusals are explained, a critical finding kills.
 
-use corral_event::{Event, Outcome, ProcExec, RunExit, RunStart, SysDenied, Verdict};
+mod common;
+
+use common::{scratch, trail_events, verdict};
+use corral_event::{Event, Outcome, ProcExec, RunExit, RunStart, SysDenied};
 use corral_runtime::trail::{RunTrail, TrailTarget};
 use corral_runtime::Guard;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("corral-guard-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the scratch directory");
-    dir
-}
 
 fn trail(dir: &std::path::Path) -> RunTrail {
     let target = TrailTarget::new(
@@ -52,34 +47,15 @@ fn sleeper() -> Child {
 }
 
 fn finish(trail: RunTrail, killed: bool) -> Vec<Event> {
-    let verdict = Verdict {
-        denied: 0,
-        ended_by: None,
-        exit_code: Some(0),
-        findings: vec![],
-        killed,
-        layers: "test".into(),
-        outcome: Outcome::Clean,
-        response_ms: None,
-        severity: None,
-        events: None,
-        dropped: None,
-    };
     let done = trail
-        .finish(RunExit::default(), verdict)
+        .finish(RunExit::default(), verdict(killed, None))
         .expect("finish the trail");
-    let verified = corral_audit::verify(&done.path).expect("read the trail");
-    assert!(verified.problem.is_none(), "{:?}", verified.problem);
-    std::fs::read_to_string(&done.path)
-        .expect("read the trail")
-        .lines()
-        .map(|l| Event::from_line(&serde_json::from_str(l).expect("JSON")))
-        .collect()
+    trail_events(&done.path)
 }
 
 #[test]
 fn a_critical_finding_kills_the_sandbox_and_is_recorded() {
-    let dir = scratch("kill");
+    let dir = scratch("guard-kill");
     let mut init = sleeper();
     let trail = trail(&dir);
     let g = guard(&trail, &init);
@@ -122,7 +98,7 @@ fn a_critical_finding_kills_the_sandbox_and_is_recorded() {
 
 #[test]
 fn a_refused_call_is_recorded_and_nothing_is_killed() {
-    let dir = scratch("denied");
+    let dir = scratch("guard-denied");
     let mut init = sleeper();
     let trail = trail(&dir);
     let g = guard(&trail, &init);
@@ -155,7 +131,7 @@ fn a_refused_call_is_recorded_and_nothing_is_killed() {
 
 #[test]
 fn a_caller_kill_is_not_a_finding() {
-    let dir = scratch("caller");
+    let dir = scratch("guard-caller");
     let mut init = sleeper();
     let trail = trail(&dir);
     let g = guard(&trail, &init);

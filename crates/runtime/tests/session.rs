@@ -5,11 +5,14 @@
 //! harness (`harness = false`) and runs each case in a fresh process of
 //! this binary (`CORRAL_SESSION_CASE=NAME`).
 
+mod common;
+
+use common::trail_events;
 use corral_event::{Event, Outcome};
 use corral_runtime::{Options, Report, Session};
 use corral_sandbox::launch::Ending;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 type Case = fn(&Scratch);
@@ -140,26 +143,6 @@ impl Scratch {
     fn remove(&self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// The trail's events, after checking its chain is intact and finished.
-fn trail_events(path: &Path) -> Vec<Event> {
-    let verified = corral_audit::verify(path).expect("read the trail");
-    assert!(
-        verified.problem.is_none(),
-        "trail {}: {:?}",
-        path.display(),
-        verified.problem
-    );
-    assert!(
-        verified.verdict.is_some(),
-        "the trail ends with its verdict"
-    );
-    std::fs::read_to_string(path)
-        .expect("read the trail")
-        .lines()
-        .map(|l| Event::from_line(&serde_json::from_str(l).expect("a JSON line")))
-        .collect()
 }
 
 fn run(s: &Scratch, command: &[&str]) -> Report {

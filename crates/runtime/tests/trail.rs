@@ -1,35 +1,14 @@
 //! Where a trail may go, and the outcome its verdict gets.
 
-use corral_event::{Event, Outcome, RunExit, RunStart, Severity, Verdict};
+mod common;
+
+use common::{scratch, verdict};
+use corral_event::{Event, Outcome, RunExit, RunStart, Severity};
 use corral_runtime::trail::{check_outside, RunTrail, TrailTarget};
-use std::path::PathBuf;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("corral-trail-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the scratch directory");
-    dir
-}
-
-fn verdict(killed: bool, severity: Option<Severity>) -> Verdict {
-    Verdict {
-        denied: 0,
-        ended_by: None,
-        exit_code: Some(0),
-        findings: vec![],
-        killed,
-        layers: "test".into(),
-        outcome: Outcome::Clean,
-        response_ms: None,
-        severity,
-        events: None,
-        dropped: None,
-    }
-}
 
 #[test]
 fn an_existing_file_is_never_a_trail() {
-    let dir = scratch("exists");
+    let dir = scratch("trail-exists");
     let path = dir.join("old.jsonl");
     std::fs::write(&path, "x\n").expect("write");
     let err = match TrailTarget::new(Some(path.clone()), "r", &[], &[]) {
@@ -43,7 +22,7 @@ fn an_existing_file_is_never_a_trail() {
 
 #[test]
 fn a_trail_inside_a_writable_path_is_refused() {
-    let dir = scratch("inside");
+    let dir = scratch("trail-inside");
     let ws = dir.join("ws");
     std::fs::create_dir_all(&ws).expect("mkdir");
     let err = check_outside(&ws.join("t.jsonl"), std::slice::from_ref(&ws))
@@ -66,7 +45,7 @@ fn the_outcome_is_killed_then_flagged_then_clean() {
         (false, Some(Severity::Low), Outcome::Clean),
         (false, None, Outcome::Clean),
     ] {
-        let dir = scratch(&format!("outcome-{killed}-{severity:?}"));
+        let dir = scratch(&format!("trail-outcome-{killed}-{severity:?}"));
         let target = TrailTarget::new(
             Some(dir.join("t.jsonl")),
             "00000000000000bb",
