@@ -29,6 +29,7 @@ const CASES: &[(&str, Case)] = &[
         "a_trail_inside_the_workspace_is_refused_before_launch",
         trail_inside,
     ),
+    ("a_session_dropped_unwaited_leaves_nothing_running", dropped),
 ];
 
 fn main() {
@@ -276,5 +277,25 @@ fn trail_inside(s: &Scratch) {
     assert!(
         !s.workspace.join("trail.jsonl").exists(),
         "nothing was started"
+    );
+}
+
+fn dropped(s: &Scratch) {
+    use corral_sandbox::process::{wait_gone, ArgvMatch};
+    let argv = ["sleep", "61.25"];
+    let session = Session::prepare(s.options(&argv)).expect("prepare");
+    let running = session.launch().expect("launch");
+    let init = running.init_pid();
+    assert!(init > 0);
+    drop(running);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{init}")).exists(),
+        "the sandbox's init was killed and reaped, not left a zombie"
+    );
+    drop(session);
+    let left = wait_gone(ArgvMatch::Exact(&argv), Duration::from_secs(5));
+    assert!(
+        left.is_empty(),
+        "the sandbox's command outlived its session: {left:?}"
     );
 }

@@ -137,6 +137,18 @@ pub struct Started<'a> {
     supervisor: Supervisor<'a>,
     signals: SignalFd,
     started: Instant,
+    /// [`Started::wait`] ran: the sandbox is over (or going).
+    waited: bool,
+}
+
+impl Drop for Started<'_> {
+    /// A sandbox never waited for is killed and reaped, not left behind.
+    fn drop(&mut self) {
+        if !self.waited && !self.supervisor.init_done {
+            let _ = signal::kill(self.supervisor.init, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(self.supervisor.init, None);
+        }
+    }
 }
 
 impl Started<'_> {
@@ -150,6 +162,7 @@ impl Started<'_> {
     /// proxy's hand-overs, enforces the timeout, and returns how the
     /// command ended.
     pub fn wait(mut self) -> Result<Outcome, LaunchError> {
+        self.waited = true;
         let watcher = &mut self.supervisor;
         watcher.run(&self.signals)?;
         drop(watcher.raw.take());
@@ -264,6 +277,7 @@ pub fn start(launch: Launch<'_>) -> Result<Started<'_>, LaunchError> {
         supervisor,
         signals: sfd,
         started,
+        waited: false,
     })
 }
 
