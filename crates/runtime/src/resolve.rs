@@ -235,8 +235,6 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
     CString::new(bytes).with_context(|| format!("{what} contains a NUL byte"))
 }
 
-/// The caller's environment minus `process.env_deny` (globs on names), plus
-/// `process.env_set`, plus `CORRAL_SANDBOX=1` and a PATH.
 /// What tools need to find the egress proxy: the usual variables in both
 /// cases, plus those of tools that read their own (npm, cargo, pip) and
 /// Node's switch for honouring them.
@@ -267,6 +265,8 @@ pub fn proxy_environment() -> Vec<(String, String)> {
     vars
 }
 
+/// The caller's environment minus `process.env_deny` (globs on names), plus
+/// `process.env_set`, plus `CORRAL_SANDBOX=1` and a PATH.
 fn environment(policy: &Policy, network: bool) -> Result<Vec<CString>> {
     let deny: Vec<glob::Pattern> = policy
         .process
