@@ -28,6 +28,7 @@ macro_rules! say {
     }};
 }
 
+pub mod exec;
 pub mod guard;
 pub mod layers;
 mod live;
@@ -40,5 +41,6 @@ pub mod session;
 pub mod trail;
 mod webhook;
 
+pub use exec::{ExecOutput, ExecRequest};
 pub use guard::{Ended, Guard, EXIT_FINDING};
 pub use session::{Control, Options, Report, Running, Session, EXIT_CORRAL_ERROR};

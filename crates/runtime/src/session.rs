@@ -204,7 +204,7 @@ impl Session {
         });
         let on_monitor = plan.seccomp.notify.then(|| {
             let writable = self.writable_map.clone();
-            Box::new(move |listener| live.serve_monitor(listener, writable))
+            Box::new(move |listener| live.serve_monitor(listener, writable.clone()))
                 as launch::ServeMonitor<'_>
         });
         let started = launch::start(Launch {
@@ -218,8 +218,15 @@ impl Session {
             on_network,
         })?;
         Ok(Running {
+            control: self.live.guard().map(|guard| Control {
+                guard,
+                executor: started.executor(),
+                defaults: Arc::new(crate::exec::Defaults {
+                    env: plan.env.clone(),
+                    cwd: plan.cwd.clone(),
+                }),
+            }),
             started,
-            guard: self.live.guard(),
         })
     }
 
@@ -465,7 +472,7 @@ pub(crate) struct GuardSettings<'a> {
 /// A started sandbox.
 pub struct Running<'s> {
     started: launch::Started<'s>,
-    guard: Option<Arc<Guard>>,
+    control: Option<Control>,
 }
 
 impl Running<'_> {
@@ -477,7 +484,7 @@ impl Running<'_> {
     /// A handle to kill, freeze, thaw or snapshot the sandbox from any
     /// thread while [`Running::wait`] supervises it.
     pub fn control(&self) -> Option<Control> {
-        self.guard.clone().map(Control)
+        self.control.clone()
     }
 
     /// Supervises the sandbox to its end.
@@ -486,31 +493,45 @@ impl Running<'_> {
     }
 }
 
-/// Kills, freezes, thaws or snapshots a running sandbox (cheap to clone,
-/// usable from any thread).
+/// Runs further commands in, kills, freezes, thaws or snapshots a running
+/// sandbox (cheap to clone, usable from any thread).
 #[derive(Clone)]
-pub struct Control(Arc<Guard>);
+pub struct Control {
+    guard: Arc<Guard>,
+    executor: corral_sandbox::exec::Executor,
+    defaults: Arc<crate::exec::Defaults>,
+}
 
 impl Control {
+    /// Runs a further command in the sandbox, confined as the first one
+    /// (its calls go through the same monitor, detectors and trail), and
+    /// waits for it. Fails when the sandbox has ended or is being ended.
+    pub fn exec(&self, request: crate::exec::ExecRequest) -> Result<crate::exec::ExecOutput> {
+        if self.guard.is_ending() {
+            anyhow::bail!("the sandbox is being ended (a finding or a kill); start a new one");
+        }
+        crate::exec::run(&self.executor, &self.defaults, request)
+    }
+
     /// Kills every process of the sandbox; the verdict says `killed`.
     pub fn kill(&self) {
-        self.0.kill();
+        self.guard.kill();
     }
 
     /// Stops every process of the sandbox (the cgroup freezer, else
     /// SIGSTOP to each).
     pub fn freeze(&self) -> corral_sandbox::process::Frozen {
-        self.0.freeze()
+        self.guard.freeze()
     }
 
     /// Lets a frozen sandbox run again.
     pub fn thaw(&self) {
-        self.0.thaw();
+        self.guard.thaw();
     }
 
     /// Every process of the sandbox now, with argv, cwd and open files.
     pub fn snapshot(&self) -> Vec<corral_sandbox::process::ProcessSnapshot> {
-        self.0.snapshot()
+        self.guard.snapshot()
     }
 }
 

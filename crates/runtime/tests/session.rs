@@ -30,6 +30,10 @@ const CASES: &[(&str, Case)] = &[
         trail_inside,
     ),
     ("a_session_dropped_unwaited_leaves_nothing_running", dropped),
+    (
+        "further_commands_run_confined_in_the_same_sandbox",
+        further_commands,
+    ),
 ];
 
 fn main() {
@@ -297,5 +301,94 @@ fn dropped(s: &Scratch) {
     assert!(
         left.is_empty(),
         "the sandbox's command outlived its session: {left:?}"
+    );
+}
+
+fn further_commands(s: &Scratch) {
+    use corral_runtime::ExecRequest;
+    let session = Session::prepare(s.options(&["sleep", "60"])).expect("prepare");
+    let running = session.launch().expect("launch");
+    let control = running.control().expect("a control once launched");
+    let ws = s.workspace.clone();
+    let driver = std::thread::spawn(move || {
+        let mut echo = ExecRequest::new(["sh", "-c", "echo out; echo err >&2; cat; pwd; exit 4"]);
+        echo.stdin = b"from stdin\n".to_vec();
+        let out = control.exec(echo).expect("exec");
+        assert_eq!(out.exit_code, 4, "{out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("out\nfrom stdin\n{}\n", ws.display())
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+        assert!(!out.stdout_truncated && !out.timed_out);
+
+        // The same filesystem state as the first command, the same limits
+        // on what it may write.
+        let mut write = ExecRequest::new([
+            "sh",
+            "-c",
+            "echo kept > state.txt; echo x > /etc/corral-exec-test",
+        ]);
+        write.env = vec![("STEP".into(), "2".into())];
+        let out = control.exec(write).expect("exec");
+        assert_ne!(
+            out.exit_code, 0,
+            "/etc is read-only in the sandbox: {out:?}"
+        );
+        assert!(ws.join("state.txt").exists());
+        assert!(!std::path::Path::new("/etc/corral-exec-test").exists());
+        let out = control
+            .exec(ExecRequest::new([
+                "sh",
+                "-c",
+                "cat state.txt; echo $STEP; echo $CORRAL_SANDBOX",
+            ]))
+            .expect("exec");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "kept\n\n1\n",
+            "env is per command"
+        );
+
+        let missing = control
+            .exec(ExecRequest::new(["no-such-program-corral"]))
+            .expect("exec");
+        assert_eq!(missing.exit_code, 127, "{missing:?}");
+
+        let mut slow = ExecRequest::new(["sleep", "30"]);
+        slow.timeout = Some(Duration::from_millis(300));
+        let out = control.exec(slow).expect("exec");
+        assert!(out.timed_out && out.exit_code == 137, "{out:?}");
+
+        let mut chatty = ExecRequest::new(["sh", "-c", "head -c 100000 /dev/zero"]);
+        chatty.output_limit = 1000;
+        let out = control.exec(chatty).expect("exec");
+        assert_eq!(out.stdout.len(), 1000);
+        assert!(out.stdout_truncated && out.exit_code == 0);
+
+        control.kill();
+        control
+    });
+    let outcome = running.wait().expect("wait");
+    let control = driver.join().expect("the driver thread");
+    assert!(
+        control.exec(ExecRequest::new(["true"])).is_err(),
+        "no command runs in an ended sandbox"
+    );
+    let report = session.finish(Ok(outcome)).expect("finish");
+    assert!(report.verdict.expect("a verdict").killed);
+    let events = trail_events(&s.trail);
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::ProcExec(x) if x.argv.iter().any(|a| a.contains("state.txt")))
+        ),
+        "the further commands' execs are in the same trail"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::FileWrite(w) if !w.writable
+            && w.path.as_deref() == Some("/etc/corral-exec-test"))),
+        "and their refused writes"
     );
 }

@@ -5,8 +5,10 @@
 //! applies rlimits, optionally opens a pty, then forks the command. The
 //! command drops every capability, sets no_new_privs, enters Landlock, loads
 //! the seccomp filter (last: it forbids mount and friends) and execs. init
-//! stays behind to reap orphans and forward signals; when the command exits
-//! it kills everything left in the namespace and reports the status.
+//! stays behind to reap orphans and forward signals, and starts further
+//! commands the supervisor asks for ([`crate::exec`]), each confined the
+//! same way; when the first command exits it kills everything left in the
+//! namespace and reports the status.
 
 use crate::ctl::{self, Msg, Stage};
 use crate::mounts;
@@ -117,11 +119,11 @@ fn run(ctx: &InitCtx<'_>) -> StepResult<i32> {
     };
     let sfd = SignalFd::with_flags(&ctx.signals, SfdFlags::SFD_CLOEXEC)
         .map_err(|e| setup_err("create signalfd")(e.into()))?;
-    let cmd = spawn_command(ctx, pty.as_ref())?;
+    let cmd = spawn_command(ctx, pty.as_ref(), None)?;
     drop(pty);
     // Nobody inside may read init's memory or ptrace it.
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
-    supervise(cmd, &sfd)
+    supervise(ctx, cmd, &sfd)
 }
 
 fn supervisor_gone(ctl: RawFd) -> bool {
@@ -208,6 +210,16 @@ fn open_pty(ctx: &InitCtx<'_>) -> StepResult<OwnedFd> {
 struct SpawnArgs<'a, 'b> {
     ctx: &'a InitCtx<'b>,
     pty: Option<&'a OwnedFd>,
+    /// A further command ([`Msg::Exec`]) instead of the plan's own.
+    exec: Option<&'a ExecSpawn>,
+}
+
+/// A further command: the plan with its argv, environment and working
+/// directory, and its standard descriptors.
+struct ExecSpawn {
+    id: u64,
+    plan: Plan,
+    stdio: [OwnedFd; 3],
 }
 
 /// Starts the command with `clone(CLONE_VM | CLONE_VFORK)`, as posix_spawn
@@ -216,10 +228,14 @@ struct SpawnArgs<'a, 'b> {
 /// in the shared memory. (Copying init's address space, then throwing the
 /// copy away at exec, was a visible share of a launch.) The child runs on
 /// a stack of its own with a guard page below it.
-fn spawn_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<Pid> {
+fn spawn_command(
+    ctx: &InitCtx<'_>,
+    pty: Option<&OwnedFd>,
+    exec: Option<&ExecSpawn>,
+) -> StepResult<Pid> {
     let stack =
         sys::ChildStack::new(COMMAND_STACK).map_err(setup_err("allocate the command's stack"))?;
-    let args = SpawnArgs { ctx, pty };
+    let args = SpawnArgs { ctx, pty, exec };
     let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
     // SAFETY: `command_main` only uses `args` (alive until clone returns,
     // which with CLONE_VFORK is after the child exec'd or exited) and ends
@@ -244,11 +260,19 @@ const COMMAND_STACK: usize = 512 * 1024;
 extern "C" fn command_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `spawn_command` passes a pointer to a live `SpawnArgs`.
     let args = unsafe { &*(arg as *const SpawnArgs<'_, '_>) };
-    let (stage, message) = match exec_command(args.ctx, args.pty) {
+    let (stage, message) = match exec_command(args.ctx, args.pty, args.exec) {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = ctl::send(args.ctx.ctl, &Msg::Failed { stage, message });
+    let msg = match args.exec {
+        Some(e) => Msg::ExecFailed {
+            id: e.id,
+            stage,
+            message,
+        },
+        None => Msg::Failed { stage, message },
+    };
+    let _ = ctl::send(args.ctx.ctl, &msg);
     sys::exit_now(match stage {
         Stage::NotFound => 127,
         Stage::NotExecutable => 126,
@@ -256,12 +280,26 @@ extern "C" fn command_main(arg: *mut libc::c_void) -> libc::c_int {
     })
 }
 
-fn exec_command(ctx: &InitCtx<'_>, pty: Option<&OwnedFd>) -> StepResult<std::convert::Infallible> {
-    let plan = ctx.plan;
+fn exec_command(
+    ctx: &InitCtx<'_>,
+    pty: Option<&OwnedFd>,
+    further: Option<&ExecSpawn>,
+) -> StepResult<std::convert::Infallible> {
+    let plan = further.map_or(ctx.plan, |e| &e.plan);
     // Descriptors inherited from whoever started corral (a directory fd
     // would lead out of the new root) must not reach the command. The
     // control channel is already close-on-exec and is needed until exec.
     sys::cloexec_from(3).map_err(setup_err("mark inherited descriptors close-on-exec"))?;
+    if let Some(e) = further {
+        for (fd, from) in e.stdio.iter().enumerate() {
+            // SAFETY: dup2 of a descriptor we own onto a standard number.
+            if unsafe { libc::dup2(from.as_raw_fd(), fd as RawFd) } < 0 {
+                return Err(setup_err("attach the command's standard descriptors")(
+                    io::Error::last_os_error(),
+                ));
+            }
+        }
+    }
     reset_signals(&ctx.signals);
     nix::unistd::setsid().map_err(|e| setup_err("start a session")(e.into()))?;
     if let Some(slave) = pty {
@@ -405,10 +443,62 @@ fn exec(plan: &Plan) -> (Stage, String) {
     )
 }
 
-/// init's loop: forward signals to the command, reap orphans, and when the
-/// command exits kill whatever is left in the namespace.
-fn supervise(cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
+/// init's loop: forward signals to the command, reap orphans, start the
+/// further commands the supervisor asks for and report how each ends, and
+/// when the command exits (or the supervisor is gone) kill whatever is
+/// left in the namespace.
+fn supervise(ctx: &InitCtx<'_>, cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
+    // Further commands running: pid -> the supervisor's id for it.
+    let mut further: std::collections::HashMap<i32, u64> = Default::default();
+    let mut ctl_open = true;
     loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: sfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if ctl_open { ctx.ctl } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfd entries (a negative fd is ignored).
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(setup_err("wait for signals and requests")(e));
+        }
+        if fds[1].revents != 0 {
+            match ctl::recv(ctx.ctl) {
+                Ok(Some(Msg::Exec(req))) => start_further(ctx, req, &mut further),
+                Ok(Some(Msg::ExecSignal { id, signal })) => {
+                    if let Some((&pid, _)) = further.iter().find(|(_, i)| **i == id) {
+                        if let Ok(sig) = Signal::try_from(signal) {
+                            // Its process group (it leads one), then itself.
+                            let _ = signal::kill(Pid::from_raw(-pid), sig);
+                            let _ = signal::kill(Pid::from_raw(pid), sig);
+                        }
+                    }
+                }
+                Ok(Some(_)) => {}
+                // The supervisor is gone: so is the sandbox.
+                Ok(None) => {
+                    ctl_open = false;
+                    let _ = signal::kill(Pid::from_raw(-1), Signal::SIGKILL);
+                }
+                // A malformed request is dropped; a broken channel is not
+                // read again.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {}
+                Err(_) => ctl_open = false,
+            }
+        }
+        if fds[0].revents == 0 {
+            continue;
+        }
         let info = match sfd.read_signal() {
             Ok(Some(info)) => info,
             Ok(None) => continue,
@@ -422,7 +512,11 @@ fn supervise(cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
             }
             continue;
         }
-        if let Some(status) = reap(cmd) {
+        if let Some(status) = reap(cmd, |pid, status| {
+            if let Some(id) = further.remove(&pid) {
+                let _ = ctl::send(ctx.ctl, &Msg::ExecExited { id, status });
+            }
+        }) {
             // The command is gone: nothing else in the sandbox may outlive it.
             let _ = signal::kill(Pid::from_raw(-1), Signal::SIGKILL);
             while !matches!(waitpid(None, None), Err(nix::errno::Errno::ECHILD)) {}
@@ -431,8 +525,46 @@ fn supervise(cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
     }
 }
 
-/// Reaps every exited child; returns the command's raw status once it exits.
-fn reap(cmd: Pid) -> Option<i32> {
+/// Starts a further command: the plan with the request's argv,
+/// environment and working directory, confined as the first command was.
+fn start_further(
+    ctx: &InitCtx<'_>,
+    req: ctl::ExecRequest,
+    further: &mut std::collections::HashMap<i32, u64>,
+) {
+    let mut plan = ctx.plan.clone();
+    plan.argv = req.argv;
+    plan.env = req.env;
+    plan.cwd = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(req.cwd.as_bytes()));
+    let spawn = ExecSpawn {
+        id: req.id,
+        plan,
+        stdio: req.stdio,
+    };
+    match spawn_command(ctx, None, Some(&spawn)) {
+        // The child's failure before exec (not found, confinement) is its
+        // own ExecFailed; its exit is then reaped like any other.
+        Ok(pid) => {
+            further.insert(pid.as_raw(), spawn.id);
+        }
+        Err((stage, message)) => {
+            let _ = ctl::send(
+                ctx.ctl,
+                &Msg::ExecFailed {
+                    id: spawn.id,
+                    stage,
+                    message,
+                },
+            );
+        }
+    }
+    // `spawn` (and with it init's copies of the command's descriptors) is
+    // dropped here: the command holds the only ones.
+}
+
+/// Reaps every exited child, handing each but the command to `other`;
+/// returns the command's raw status once it exits.
+fn reap(cmd: Pid, mut other: impl FnMut(i32, i32)) -> Option<i32> {
     loop {
         let mut status: libc::c_int = 0;
         // SAFETY: status is a valid out-pointer; WNOHANG never blocks.
@@ -443,5 +575,6 @@ fn reap(cmd: Pid) -> Option<i32> {
         if pid == cmd.as_raw() {
             return Some(status);
         }
+        other(pid, status);
     }
 }

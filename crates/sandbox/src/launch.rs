@@ -4,6 +4,7 @@
 
 use crate::cgroup::Cgroup;
 use crate::ctl::{self, Msg, Stage};
+use crate::exec::{self, Executor};
 use crate::init::{self, InitCtx};
 use crate::plan::Plan;
 use crate::{idmap, seccomp, sys, tty};
@@ -13,6 +14,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a timed-out command gets between SIGTERM and SIGKILL.
@@ -31,8 +33,9 @@ const FORWARDED: [Signal; 6] = [
 /// Runs right after the clone (see [`Launch::after_clone`]).
 pub type AfterClone<'a> = Box<dyn FnOnce(libc::pid_t) -> Result<(), String> + 'a>;
 
-/// Serves the monitor's listener; an error stops the sandbox.
-pub type ServeMonitor<'a> = Box<dyn FnOnce(OwnedFd) -> Result<(), String> + 'a>;
+/// Serves a monitor's listener (one per command: the first, and each one
+/// started by [`crate::exec::Executor`]); an error stops the sandbox.
+pub type ServeMonitor<'a> = Box<dyn FnMut(OwnedFd) -> Result<(), String> + 'a>;
 
 /// Serves the egress proxy's sockets; an error stops the sandbox.
 pub type ServeNetwork<'a> = Box<dyn FnOnce(crate::net::Listeners) -> Result<(), String> + 'a>;
@@ -49,9 +52,9 @@ pub struct Launch<'a> {
     /// moment the caller may start threads (the clone must happen while
     /// the process is single-threaded). An error stops the sandbox.
     pub after_clone: Option<AfterClone<'a>>,
-    /// Called once with the command's seccomp notification listener when
-    /// the plan monitors it: the caller serves it (on a thread of its
-    /// own). An error stops the sandbox.
+    /// Called with each command's seccomp notification listener when the
+    /// plan monitors it: the caller serves it (on a thread of its own). An
+    /// error stops the sandbox.
     pub on_monitor: Option<ServeMonitor<'a>>,
     /// Called once with the egress proxy's listening sockets when the plan
     /// has a network (before the command starts): the caller serves them.
@@ -73,6 +76,15 @@ pub enum Ending {
 }
 
 impl Ending {
+    /// The ending a raw `waitpid` status says.
+    pub fn of_status(status: i32) -> Ending {
+        if libc::WIFSIGNALED(status) {
+            Ending::Signaled(libc::WTERMSIG(status))
+        } else {
+            Ending::Exited(libc::WEXITSTATUS(status))
+        }
+    }
+
     /// The conventional exit status for corral itself: the command's code,
     /// 128+N for signal N, 124 on timeout, 125 for corral's own failures,
     /// 126/127 for a command that cannot be executed or found.
@@ -158,13 +170,21 @@ impl Started<'_> {
         self.supervisor.init.as_raw()
     }
 
+    /// Starts further commands in this sandbox while it runs (see
+    /// [`crate::exec`]).
+    pub fn executor(&self) -> Executor {
+        Executor::new(self.supervisor.exec.clone())
+    }
+
     /// Relays the terminal, forwards signals, serves the monitor's and the
     /// proxy's hand-overs, enforces the timeout, and returns how the
     /// command ended.
     pub fn wait(mut self) -> Result<Outcome, LaunchError> {
         self.waited = true;
         let watcher = &mut self.supervisor;
-        watcher.run(&self.signals)?;
+        let ran = watcher.run(&self.signals);
+        watcher.exec.close();
+        ran?;
         drop(watcher.raw.take());
         let ending = if watcher.timed_out {
             Ending::TimedOut
@@ -172,10 +192,7 @@ impl Started<'_> {
             Ending::Failed { stage, message }
         } else {
             match watcher.status {
-                Some(status) if libc::WIFSIGNALED(status) => {
-                    Ending::Signaled(libc::WTERMSIG(status))
-                }
-                Some(status) => Ending::Exited(libc::WEXITSTATUS(status)),
+                Some(status) => Ending::of_status(status),
                 None => Ending::Failed {
                     stage: Stage::Setup,
                     message: "the sandbox's init ended without reporting the command's status"
@@ -256,8 +273,10 @@ pub fn start(launch: Launch<'_>) -> Result<Started<'_>, LaunchError> {
     }
     let sfd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| sup("signalfd")(e.into()))?;
+    let exec = exec::Shared::new(ctl_sup.try_clone().ok());
     let supervisor = Supervisor {
         init: init_pid,
+        exec,
         ctl: Some(ctl_sup),
         master: None,
         raw: None,
@@ -301,6 +320,8 @@ fn clone_sandbox(plan: &Plan, flags: libc::c_int) -> Result<libc::pid_t, LaunchE
 /// The supervisor's event loop state.
 struct Supervisor<'a> {
     init: Pid,
+    /// Further commands: their answers, and the channel they are sent on.
+    exec: Arc<exec::Shared>,
     ctl: Option<OwnedFd>,
     master: Option<OwnedFd>,
     raw: Option<tty::RawMode>,
@@ -483,7 +504,7 @@ impl Supervisor<'_> {
                 }
             }
             Ok(Some(Msg::Monitor(listener))) => {
-                let served = match self.on_monitor.take() {
+                let served = match self.on_monitor.as_mut() {
                     Some(serve) => serve(listener),
                     None => Err("the command sent a monitor nobody asked for".into()),
                 };
@@ -493,7 +514,14 @@ impl Supervisor<'_> {
                 }
             }
             Ok(Some(Msg::Exited(status))) => self.status = Some(status),
-            Ok(Some(Msg::Go)) => {}
+            Ok(Some(Msg::ExecExited { id, status })) => {
+                self.exec.answer(id, Ending::of_status(status));
+            }
+            Ok(Some(Msg::ExecFailed { id, stage, message })) => {
+                self.exec.answer(id, Ending::Failed { stage, message });
+            }
+            // Only the supervisor sends these.
+            Ok(Some(Msg::Go | Msg::Exec(_) | Msg::ExecSignal { .. })) => {}
             Ok(None) | Err(_) => self.ctl = None,
         }
     }

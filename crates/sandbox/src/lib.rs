@@ -11,6 +11,7 @@
 
 pub mod cgroup;
 pub mod ctl;
+pub mod exec;
 pub mod fsplan;
 mod idmap;
 mod init;
