@@ -8,6 +8,8 @@
 //! supervisor's single-threaded loop; [`start`] takes the sockets and the
 //! policy, [`Proxy::finish`] stops it and waits for the last events.
 
+#![forbid(unsafe_code)]
+
 pub mod decide;
 pub mod dns;
 mod dns_server;
