@@ -107,7 +107,7 @@ pub struct WritableMap {
 }
 
 impl WritableMap {
-    pub fn new(plan: &corral_sandbox::plan::Plan) -> WritableMap {
+    pub fn new(plan: &corral_sandbox::plan::SandboxPlan) -> WritableMap {
         use corral_sandbox::plan::MountOp;
         let mounts = plan
             .fs

@@ -5,7 +5,7 @@
 use crate::cgroup::Cgroup;
 use crate::ctl::{self, Msg, Stage};
 use crate::init::{self, InitCtx};
-use crate::plan::Plan;
+use crate::plan::SandboxPlan;
 use crate::{idmap, seccomp, sys, tty};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{self, SigSet, SigmaskHow, Signal};
@@ -40,7 +40,7 @@ pub type ServeNetwork<'a> = Box<dyn FnOnce(crate::net::Listeners) -> Result<(), 
 /// What the caller has prepared: the plan, the compiled filter, the cgroup
 /// (if any) and which optional layers are in force.
 pub struct Launch<'a> {
-    pub plan: &'a Plan,
+    pub plan: &'a SandboxPlan,
     pub filter: &'a seccomp::Filter,
     pub cgroup: Option<&'a Cgroup>,
     pub landlock: bool,
@@ -189,7 +189,7 @@ pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
     }
     let sfd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| sup("signalfd")(e.into()))?;
-    let mut watcher = Watch {
+    let mut event_loop = SupervisorLoop {
         init: init_pid,
         ctl: Some(ctl_sup),
         master: None,
@@ -206,14 +206,14 @@ pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
         on_network: launch.on_network,
         on_monitor: launch.on_monitor,
     };
-    watcher.run(&sfd)?;
-    drop(watcher.raw.take());
-    let ending = if watcher.timed_out {
+    event_loop.run(&sfd)?;
+    drop(event_loop.raw.take());
+    let ending = if event_loop.timed_out {
         Ending::TimedOut
-    } else if let Some((stage, message)) = watcher.failure {
+    } else if let Some((stage, message)) = event_loop.failure {
         Ending::Failed { stage, message }
     } else {
-        match watcher.status {
+        match event_loop.status {
             Some(status) if libc::WIFSIGNALED(status) => Ending::Signaled(libc::WTERMSIG(status)),
             Some(status) => Ending::Exited(libc::WEXITSTATUS(status)),
             None => Ending::Failed {
@@ -231,7 +231,7 @@ pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
 /// Clones the sandbox's init. A root caller takes the sandbox's host
 /// identity for the clone, so the new user namespace belongs to it and
 /// init can map its own uid; supplementary groups are dropped for good.
-fn clone_sandbox(plan: &Plan, flags: libc::c_int) -> Result<libc::pid_t, LaunchError> {
+fn clone_sandbox(plan: &SandboxPlan, flags: libc::c_int) -> Result<libc::pid_t, LaunchError> {
     let ids = plan.ids;
     if !ids.from_root {
         return sys::clone_fork(flags).map_err(LaunchError::Clone);
@@ -246,7 +246,7 @@ fn clone_sandbox(plan: &Plan, flags: libc::c_int) -> Result<libc::pid_t, LaunchE
 }
 
 /// The supervisor's event loop state.
-struct Watch<'a> {
+struct SupervisorLoop<'a> {
     init: Pid,
     ctl: Option<OwnedFd>,
     master: Option<OwnedFd>,
@@ -266,7 +266,7 @@ struct Watch<'a> {
     on_monitor: Option<ServeMonitor<'a>>,
 }
 
-impl Watch<'_> {
+impl SupervisorLoop<'_> {
     fn run(&mut self, sfd: &SignalFd) -> Result<(), LaunchError> {
         // Finished when the pty (if any) is drained and either init has
         // reported the command's status (it sends it only after killing and

@@ -1,9 +1,9 @@
 //! corral's Linux sandbox. Everything that talks to the kernel lives in this
 //! crate: namespaces, mounts, Landlock, seccomp, cgroups, rlimits and the
-//! process lifecycle. It takes a resolved [`plan::Plan`] and runs it.
+//! process lifecycle. It takes a resolved [`plan::SandboxPlan`] and runs it.
 //!
 //! Flow: [`fsplan::resolve`] turns the filesystem request into mount
-//! operations; the caller assembles a [`plan::Plan`]; [`launch::run`] clones
+//! operations; the caller assembles a [`plan::SandboxPlan`]; [`launch::run`] clones
 //! the sandbox's init ([`init`]) into fresh namespaces, which builds the root
 //! ([`mounts`]), confines the command and execs it, while the supervisor
 //! relays the terminal ([`tty`]) and signals over the control channel

@@ -35,7 +35,7 @@ use nix::errno::Errno;
 use crate::plan::SeccompPlan;
 use codegen::Entry;
 pub use table::{
-    rule_for, rules, watch_for, watches, Action, ArgCmp, Args, Cmp, Rule, Watch, When,
+    rule_for, rules, watch_for, watches, Action, ArgCmp, Args, Cmp, Rule, WatchedSyscall, When,
 };
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
