@@ -3,7 +3,7 @@
 //! client sends first, relay, report.
 
 use crate::decide::{self, Allowed, Host, Refusal};
-use crate::event::{Decision, NetEvent, Severity, Via};
+use crate::event::{Decision, NetEvent, NetKind, NetSeverity, Via};
 use crate::sniff::{self, Sniffed};
 use crate::Shared;
 use crate::{peer, relay};
@@ -87,7 +87,7 @@ impl<'a> Attempt<'a> {
     ) -> Attempt<'a> {
         Attempt {
             shared,
-            ev: NetEvent::new("net.connect", via, host, port),
+            ev: NetEvent::new(NetKind::Connect, via, host, port),
             started: Instant::now(),
             progress: Progress::default(),
             pid: crate::lookup_pid(
@@ -140,8 +140,8 @@ impl<'a> Attempt<'a> {
         self.ev.decision = decision;
         self.ev.reason = Some(reason);
         self.ev.rule = rule;
-        if decision == Decision::Deny && self.ev.severity < Severity::Warning {
-            self.ev.severity = Severity::Warning;
+        if decision == Decision::Deny && self.ev.severity < NetSeverity::Warning {
+            self.ev.severity = NetSeverity::Warning;
         }
     }
 }
@@ -274,7 +274,7 @@ pub enum Verdict {
     /// Pass them on, with the rule that allows this protocol.
     Pass(String),
     /// Refuse the tunnel: reason, severity.
-    Refuse(String, Severity),
+    Refuse(String, NetSeverity),
 }
 
 /// Checks what the client sent first against the destination and the
@@ -290,7 +290,7 @@ pub fn judge(seen: &Sniffed, host: &Host, allowed: &Allowed) -> Verdict {
                 format!(
                     "cryptocurrency mining protocol (Stratum {method:?}{agent}) is never allowed"
                 ),
-                Severity::Critical,
+                NetSeverity::Critical,
             );
         }
         Sniffed::Tls { .. } => Protocol::Tls,
@@ -310,7 +310,7 @@ pub fn judge(seen: &Sniffed, host: &Host, allowed: &Allowed) -> Verdict {
                     format!(
                         "the TLS handshake {said}, not {name:?} as requested (domain fronting)"
                     ),
-                    Severity::Warning,
+                    NetSeverity::Warning,
                 );
             }
             Sniffed::Http { host: h, .. } if h.as_deref() != Some(name.as_str()) => {
@@ -320,7 +320,7 @@ pub fn judge(seen: &Sniffed, host: &Host, allowed: &Allowed) -> Verdict {
                 };
                 return Verdict::Refuse(
                     format!("the HTTP request has {said}, not {name:?} as requested"),
-                    Severity::Warning,
+                    NetSeverity::Warning,
                 );
             }
             _ => {}
@@ -334,9 +334,9 @@ pub fn judge(seen: &Sniffed, host: &Host, allowed: &Allowed) -> Verdict {
                 p => p.to_string().to_uppercase(),
             };
             let severity = if protocol == Protocol::Ssh {
-                Severity::Warning
+                NetSeverity::Warning
             } else {
-                Severity::Info
+                NetSeverity::Info
             };
             Verdict::Refuse(
                 format!(
@@ -423,7 +423,7 @@ async fn inspect_and_relay(
                     "the client sent nothing within {} s, so its protocol is unknown",
                     FIRST_BYTES_TIMEOUT.as_secs()
                 ),
-                Severity::Info,
+                NetSeverity::Info,
             )
         } else {
             judge(&seen, host, allowed)
