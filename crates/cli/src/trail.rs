@@ -165,69 +165,6 @@ impl WritableMap {
     }
 }
 
-/// Writes to these are noise, not evidence (`2>/dev/null` in every shell
-/// script): not recorded.
-fn is_noise(path: &str) -> bool {
-    matches!(
-        path,
-        "/dev/null" | "/dev/zero" | "/dev/full" | "/dev/tty" | "/dev/stdout" | "/dev/stderr"
-    ) || path.starts_with("/dev/pts/")
-        || path.starts_with("pipe:")
-        || path.starts_with("socket:")
-}
-
-/// The names of the open flags that mean writing.
-fn open_flags(flags: u32) -> Vec<&'static str> {
-    let f = flags as i32;
-    let mut out = Vec::new();
-    match f & libc::O_ACCMODE {
-        libc::O_WRONLY => out.push("O_WRONLY"),
-        libc::O_RDWR => out.push("O_RDWR"),
-        _ => out.push("O_RDONLY"),
-    }
-    for (bit, name) in [
-        (libc::O_CREAT, "O_CREAT"),
-        (libc::O_TRUNC, "O_TRUNC"),
-        (libc::O_APPEND, "O_APPEND"),
-        (libc::O_EXCL, "O_EXCL"),
-    ] {
-        if f & bit != 0 {
-            out.push(name);
-        }
-    }
-    if f & libc::O_TMPFILE == libc::O_TMPFILE {
-        out.push("O_TMPFILE");
-    }
-    out
-}
-
-/// What a process's standard descriptors are: `socket`, `pipe`, `tty`,
-/// `null`, `file` or `closed` (a shell whose stdin and stdout are sockets
-/// is a reverse shell's shape).
-fn stdio(pid: u32) -> Vec<&'static str> {
-    (0..3)
-        .map(
-            |fd| match std::fs::read_link(format!("/proc/{pid}/fd/{fd}")) {
-                Err(_) => "closed",
-                Ok(p) => {
-                    let p = p.to_string_lossy();
-                    if p.starts_with("socket:") {
-                        "socket"
-                    } else if p.starts_with("pipe:") {
-                        "pipe"
-                    } else if p == "/dev/null" {
-                        "null"
-                    } else if p.starts_with("/dev/pts/") || p.starts_with("/dev/tty") {
-                        "tty"
-                    } else {
-                        "file"
-                    }
-                }
-            },
-        )
-        .collect()
-}
-
 /// What the monitor sees, as trail events: `proc.exec`, `proc.exit`,
 /// `sock.connect`, `sock.bind`, `sock.listen`, `sock.socket`,
 /// `file.write` and `sys.denied`, handed to `record` (which waits for room
@@ -241,109 +178,19 @@ pub fn monitor_sink(
     writable: WritableMap,
 ) -> impl FnMut(corral_sandbox::seccomp::monitor::Observed) -> corral_sandbox::seccomp::monitor::Go
 {
-    use corral_sandbox::seccomp::monitor::{Call, Go};
-    use serde_json::json;
-    // Where each (pid, fd) was bound, for its `listen`.
-    let mut bound: std::collections::HashMap<(u32, i32), String> = Default::default();
+    use corral_sandbox::seccomp::monitor::Go;
+    let mut events =
+        corral_sandbox::seccomp::events::MonitorEvents::new(move |p: &str| writable.writable(p));
     move |seen| {
-        let pid = seen.pid;
-        let (kind, mut details) = match seen.call {
-            Call::Exec {
-                path,
-                argv,
-                dirfd,
-                found: false,
-            } => (
-                // A search's miss: the call fails and runs nothing, and the
-                // process is already past it (detectors skip these).
-                "proc.exec",
-                json!({ "path": path, "argv": argv, "dirfd": dirfd, "found": false }),
-            ),
-            Call::Exec {
-                path, argv, dirfd, ..
-            } => {
-                let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .ok();
-                let ppid = corral_sandbox::sample::ppid(pid);
-                (
-                    "proc.exec",
-                    json!({ "path": path, "argv": argv, "dirfd": dirfd, "cwd": cwd,
-                            "ppid": ppid, "stdio": stdio(pid) }),
-                )
-            }
-            Call::Exit { code } => {
-                bound.retain(|(p, _), _| *p != pid);
-                ("proc.exit", json!({ "code": code }))
-            }
-            Call::Connect { fd, addr, family } => (
-                "sock.connect",
-                json!({ "fd": fd, "family": family_name(family), "addr": addr }),
-            ),
-            Call::Bind { fd, addr, family } => {
-                if let Some(a) = &addr {
-                    bound.insert((pid, fd), a.clone());
-                }
-                (
-                    "sock.bind",
-                    json!({ "fd": fd, "family": family_name(family), "addr": addr }),
-                )
-            }
-            Call::SendTo {
-                fd,
-                addr,
-                family,
-                len,
-            } => (
-                "sock.sendto",
-                json!({ "fd": fd, "family": family_name(family), "addr": addr, "bytes": len }),
-            ),
-            Call::Listen { fd, backlog } => (
-                "sock.listen",
-                json!({ "fd": fd, "backlog": backlog, "addr": bound.get(&(pid, fd)) }),
-            ),
-            Call::Socket { family, kind } => (
-                "sock.socket",
-                json!({ "family": family_name(family), "type": kind & 0xf }),
-            ),
-            Call::File {
-                op,
-                syscall,
-                path,
-                to,
-                flags,
-            } => {
-                if path.as_deref().is_some_and(is_noise) {
-                    return Go::Continue;
-                }
-                let writable = path.as_deref().is_some_and(|p| writable.writable(p))
-                    && to.as_deref().is_none_or(|p| writable.writable(p));
-                (
-                    "file.write",
-                    json!({ "op": op.name(), "syscall": syscall, "path": path, "to": to,
-                            "flags": flags.map(open_flags), "writable": writable }),
-                )
-            }
-            Call::Denied {
-                syscall,
-                reason,
-                args,
-            } => (
-                "sys.denied",
-                json!({ "syscall": syscall, "reason": reason, "args": args, "errno": "EPERM" }),
-            ),
+        let Some(event) = events.event(seen) else {
+            return Go::Continue;
         };
-        if let serde_json::Value::Object(map) = &mut details {
-            map.retain(|_, v| !v.is_null());
-            map.insert("pid".into(), pid.into());
-            if !seen.consistent {
-                map.insert("consistent".into(), false.into());
-            }
-            if !record(kind, std::mem::take(map)) {
-                return Go::Stop;
-            }
+        let (kind, details) = event.into_details();
+        if record(&kind, details) {
+            Go::Continue
+        } else {
+            Go::Stop
         }
-        Go::Continue
     }
 }
 
@@ -354,9 +201,6 @@ pub struct Sampler {
     stop: std::sync::mpsc::Sender<()>,
     thread: std::thread::JoinHandle<()>,
 }
-
-/// Processes listed per sample (the busiest by CPU); the totals count all.
-const SAMPLE_TOP: usize = 8;
 
 impl Sampler {
     /// `budget`: the sandbox's CPU budget in percent of one core (its
@@ -373,7 +217,7 @@ impl Sampler {
             .name("corral-sampler".into())
             .stack_size(256 * 1024)
             .spawn(move || {
-                use corral_sandbox::sample::{cpu_percent, sample};
+                use corral_sandbox::sample::{resource_sample, sample};
                 let mut before = sample(init_pid);
                 let mut at = std::time::Instant::now();
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
@@ -382,38 +226,9 @@ impl Sampler {
                     let now = sample(init_pid);
                     let elapsed = at.elapsed().as_millis() as u64;
                     at = std::time::Instant::now();
-                    let pct = cpu_percent(&before, &now, elapsed);
-                    let mut procs: Vec<_> = now
-                        .iter()
-                        .map(|p| (pct.get(&p.pid).copied().unwrap_or(0.0), p))
-                        .collect();
-                    procs.sort_by(|a, b| b.0.total_cmp(&a.0));
-                    let round = |v: f64| (v * 10.0).round() / 10.0;
-                    let top: Vec<serde_json::Value> = procs
-                        .iter()
-                        .take(SAMPLE_TOP)
-                        .map(|(cpu, p)| {
-                            serde_json::json!({
-                                "pid": p.pid, "comm": p.comm, "cpu_percent": round(*cpu),
-                                "cpu_ms": p.cpu_ms, "rss_kib": p.rss_kib, "threads": p.threads,
-                                "io_kib": corral_sandbox::sample::io_bytes(p.pid).map(|b| b / 1024),
-                            })
-                        })
-                        .collect();
-                    let details = serde_json::json!({
-                        "interval_ms": elapsed,
-                        "processes": now.len(),
-                        "threads": now.iter().map(|p| p.threads).sum::<u64>(),
-                        "cpu_percent": round(procs.iter().map(|(c, _)| c).sum::<f64>()),
-                        "rss_kib": now.iter().map(|p| p.rss_kib).sum::<u64>(),
-                        "cpu_budget_percent": budget,
-                        "cpu_limit_percent": limited.then_some(budget),
-                        "top": top,
-                    });
-                    if let serde_json::Value::Object(mut map) = details {
-                        map.retain(|_, v| !v.is_null());
-                        record("resource.sample", map);
-                    }
+                    let event = resource_sample(&before, &now, elapsed, budget, limited);
+                    let (kind, details) = corral_event::Event::from(event).into_details();
+                    record(&kind, details);
                     before = now;
                 }
             })
@@ -425,24 +240,6 @@ impl Sampler {
     pub fn finish(self) {
         let _ = self.stop.send(());
         let _ = self.thread.join();
-    }
-}
-
-fn family_name(family: u16) -> String {
-    match i32::from(family) {
-        libc::AF_UNIX => "unix".into(),
-        libc::AF_INET => "inet".into(),
-        libc::AF_INET6 => "inet6".into(),
-        libc::AF_NETLINK => "netlink".into(),
-        libc::AF_PACKET => "packet".into(),
-        libc::AF_VSOCK => "vsock".into(),
-        libc::AF_ALG => "alg".into(),
-        libc::AF_BLUETOOTH => "bluetooth".into(),
-        libc::AF_XDP => "xdp".into(),
-        libc::AF_CAN => "can".into(),
-        libc::AF_TIPC => "tipc".into(),
-        libc::AF_RDS => "rds".into(),
-        other => format!("family {other}"),
     }
 }
 

@@ -23,6 +23,7 @@
 
 mod bpf;
 mod codegen;
+pub mod events;
 pub mod monitor;
 mod table;
 #[cfg(test)]
