@@ -181,9 +181,9 @@ pub fn read_trail(lines: &[Value]) -> ScenarioTrail {
                     latency_ms: k.latency_ms,
                 })
             }
-            // A verdict always lists its findings (an empty list without
-            // detectors' findings); one without them is from a build
-            // without detectors, and does not read as a verdict.
+            // A verdict of a build with detectors lists its findings (none
+            // is an empty list); one without that list does not fit the
+            // typed verdict and says nothing here.
             Event::Verdict(v) => {
                 t.outcome = Some(v.outcome);
                 t.detection_active = true;
