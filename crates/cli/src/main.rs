@@ -1,6 +1,8 @@
 //! The `corral` binary: parses the command line and hands each subcommand
 //! to its module in `cmd/`.
 
+#![forbid(unsafe_code)]
+
 /// `eprintln!` that never panics: after a run, corral's stderr is shared
 /// with whatever the command left behind (a full pipe, a closed reader),
 /// and a warning lost is better than corral dying before its cleanup.

@@ -41,6 +41,7 @@ pub mod audit;
 pub mod detect;
 pub mod file;
 mod line;
+mod names;
 pub mod net;
 pub mod proc;
 pub mod resource;

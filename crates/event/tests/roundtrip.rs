@@ -9,8 +9,9 @@ use corral_event::{Event, Line};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// The proxy's `NetEvent` as `netreport::AuditSink::record` turns it into
-/// details: serialised, `ts` renamed `started`, `kind` removed.
+/// The proxy's `NetEvent` as the cli's `netreport::AuditSink::record` made
+/// it into details by hand (now `NetEvent::to_event`): serialised, `ts`
+/// renamed `started`, `kind` removed.
 fn net_event(mut ev: Value) -> Value {
     let map = ev.as_object_mut().expect("object");
     let ts = map.remove("ts").expect("ts");
@@ -41,7 +42,7 @@ fn samples() -> Vec<(&'static str, String)> {
     start["init_pid"] = json!(4242);
     add("run.start", start);
 
-    // trail::monitor_sink
+    // trail::monitor_sink (now corral_sandbox::seccomp::events)
     let path = "/usr/bin/ls";
     add(
         "proc.exec",
@@ -164,7 +165,8 @@ fn samples() -> Vec<(&'static str, String)> {
         ),
     );
 
-    // netreport::AuditSink::record, of corral_proxy::event::NetEvent.
+    // netreport::AuditSink::record, of corral_proxy::event::NetEvent (now
+    // NetEvent::to_event).
     add(
         "net.connect",
         net_event(json!({
@@ -204,7 +206,7 @@ fn samples() -> Vec<(&'static str, String)> {
         })),
     );
 
-    // trail::Sampler
+    // trail::Sampler (now corral_sandbox::sample::resource_sample)
     let round = |v: f64| (v * 10.0).round() / 10.0;
     let top = vec![
         json!({ "pid": 1406, "comm": "python3", "cpu_percent": round(19.96), "cpu_ms": 20,

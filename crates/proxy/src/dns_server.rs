@@ -7,7 +7,7 @@
 
 use crate::decide::{self, canonical};
 use crate::dns::{self, Query, Reply};
-use crate::event::{Decision, NetEvent, Severity, Via};
+use crate::event::{Decision, NetEvent, NetKind, NetSeverity, Via};
 use crate::peer::Transport;
 use crate::relay;
 use crate::Shared;
@@ -34,14 +34,14 @@ async fn answer(shared: &Shared, msg: &[u8], via: Via) -> (Option<Vec<u8>>, NetE
     let query = match dns::parse_query(msg) {
         Ok(q) => q,
         Err(e) => {
-            let mut ev = NetEvent::new("dns.query", via, String::new(), 0);
+            let mut ev = NetEvent::new(NetKind::Dns, via, String::new(), 0);
             ev.decision = Decision::Deny;
             ev.reason = Some(format!("malformed DNS query: {e}"));
-            ev.severity = Severity::Warning;
+            ev.severity = NetSeverity::Warning;
             return (dns::query_id(msg).map(dns::formerr), ev);
         }
     };
-    let mut ev = NetEvent::new("dns.query", via, query.name.clone(), 0);
+    let mut ev = NetEvent::new(NetKind::Dns, via, query.name.clone(), 0);
     ev.qtype = Some(dns::qtype_name(query.qtype));
     let reply = decide_name(shared, &query, &mut ev).await;
     ev.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -63,7 +63,7 @@ async fn decide_name(shared: &Shared, q: &Query, ev: &mut NetEvent) -> Reply {
     let policy = &shared.policy;
     let refuse = |ev: &mut NetEvent, reason: String, rule: Option<String>| {
         ev.decision = Decision::Deny;
-        ev.severity = Severity::Warning;
+        ev.severity = NetSeverity::Warning;
         ev.rule = rule;
         let text = format!("corral: {reason}");
         ev.reason = Some(reason);
@@ -159,9 +159,9 @@ pub async fn serve_udp(shared: Arc<Shared>, socket: UdpSocket) {
             let _active = crate::Active::new(&shared);
             let Ok(_slot) = shared.slots.try_acquire() else {
                 // Over the limit: SERVFAIL, and on record like any query.
-                let mut ev = NetEvent::new("dns.query", Via::DnsUdp, String::new(), 0);
+                let mut ev = NetEvent::new(NetKind::Dns, Via::DnsUdp, String::new(), 0);
                 ev.decision = Decision::Deny;
-                ev.severity = Severity::Warning;
+                ev.severity = NetSeverity::Warning;
                 ev.reason = Some(format!(
                     "too many queries and connections at once (the limit is {})",
                     crate::MAX_CONNECTIONS

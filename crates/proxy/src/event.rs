@@ -1,60 +1,34 @@
 //! What the proxy reports: one event per connection attempt and per DNS
-//! query, allowed or not. The audit trail (and, until it lands, the
-//! `--net-log` file and the denial lines on stderr) are built from these.
+//! query, allowed or not. The audit trail's typed events
+//! ([`NetEvent::to_event`]), the `--net-log` file and the denial lines on
+//! stderr are built from these.
 
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 
-/// How the sandbox asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Via {
-    /// `CONNECT host:port` on the HTTP proxy port.
-    HttpConnect,
-    /// A plain-HTTP request in absolute form (`GET http://host/...`).
-    HttpForward,
-    /// SOCKS5 CONNECT.
-    Socks5,
-    /// A DNS query over UDP.
-    DnsUdp,
-    /// A DNS query over TCP.
-    DnsTcp,
-}
+pub use corral_event::{Decision, NetSeverity, Via};
+use corral_event::{DnsQuery, Event, NetConnect};
 
-impl Via {
-    /// The word used in denial lines: `denied CONNECT host:port`.
-    pub fn verb(self) -> &'static str {
-        match self {
-            Via::HttpConnect => "CONNECT",
-            Via::HttpForward => "HTTP request to",
-            Via::Socks5 => "SOCKS5 connection to",
-            Via::DnsUdp | Via::DnsTcp => "DNS query for",
-        }
+/// The word used in denial lines: `denied CONNECT host:port`.
+fn verb(via: Via) -> &'static str {
+    match via {
+        Via::HttpConnect => "CONNECT",
+        Via::HttpForward => "HTTP request to",
+        Via::Socks5 => "SOCKS5 connection to",
+        Via::DnsUdp | Via::DnsTcp => "DNS query for",
     }
 }
 
-/// The proxy's verdict on one attempt.
+/// Which of the trail's kinds an attempt is (written as the kind's name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Decision {
-    /// Allowed by the policy (the tunnel was opened, the name answered).
-    Allow,
-    /// Refused by the policy or by what the client sent.
-    Deny,
-    /// Allowed, but it failed: the name did not resolve, the upstream
-    /// refused or timed out, the client broke the protocol.
-    Error,
-}
-
-/// How bad it is. `Critical` is for behaviour no policy may allow
-/// (mining); detectors (issue 5) act on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
+pub enum NetKind {
+    /// A connection attempt: `net.connect`.
+    #[serde(rename = "net.connect")]
+    Connect,
+    /// A DNS query: `dns.query`.
+    #[serde(rename = "dns.query")]
+    Dns,
 }
 
 /// One connection attempt or DNS query.
@@ -62,7 +36,9 @@ pub enum Severity {
 pub struct NetEvent {
     /// When the attempt started (RFC 3339, nanoseconds, UTC).
     pub ts: String,
-    pub kind: &'static str,
+    /// `net.connect` or `dns.query`.
+    pub kind: NetKind,
+    /// How the sandbox asked.
     pub via: Via,
     /// The sandboxed process that connected, when it could be found (a
     /// host pid; telemetry only).
@@ -81,6 +57,7 @@ pub struct NetEvent {
     /// The upstream address actually connected to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<SocketAddr>,
+    /// Allowed, denied, or allowed but failed.
     pub decision: Decision,
     /// The policy entry that decided, as written.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +72,9 @@ pub struct NetEvent {
     /// TLS server name, SSH banner, HTTP Host or mining method seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    pub severity: Severity,
+    /// How bad it is: `critical` is for behaviour no policy may allow
+    /// (mining), and flags the run.
+    pub severity: NetSeverity,
     /// Bytes from the sandbox to the upstream.
     pub bytes_up: u64,
     /// Bytes from the upstream to the sandbox.
@@ -105,7 +84,7 @@ pub struct NetEvent {
 }
 
 impl NetEvent {
-    pub(crate) fn new(kind: &'static str, via: Via, host: String, port: u16) -> NetEvent {
+    pub(crate) fn new(kind: NetKind, via: Via, host: String, port: u16) -> NetEvent {
         NetEvent {
             ts: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
             kind,
@@ -121,10 +100,44 @@ impl NetEvent {
             reason: None,
             protocol: None,
             detail: None,
-            severity: Severity::Info,
+            severity: NetSeverity::Info,
             bytes_up: 0,
             bytes_down: 0,
             duration_ms: 0.0,
+        }
+    }
+
+    /// The trail's event for this attempt (`net.connect` or `dns.query`):
+    /// the same fields, with the attempt's start `ts` as `started` (the
+    /// trail line's own `ts` is when it was recorded).
+    pub fn to_event(&self) -> Event {
+        /// The typed event: both kinds have the same fields.
+        macro_rules! typed {
+            ($ty:ident) => {
+                Event::from($ty {
+                    addrs: self.addrs.clone(),
+                    bytes_down: self.bytes_down,
+                    bytes_up: self.bytes_up,
+                    decision: self.decision,
+                    detail: self.detail.clone(),
+                    duration_ms: self.duration_ms,
+                    host: self.host.clone(),
+                    pid: self.pid,
+                    port: self.port,
+                    protocol: self.protocol.map(str::to_owned),
+                    qtype: self.qtype.clone(),
+                    reason: self.reason.clone(),
+                    rule: self.rule.clone(),
+                    severity: self.severity,
+                    started: self.ts.clone(),
+                    upstream: self.upstream,
+                    via: self.via,
+                })
+            };
+        }
+        match self.kind {
+            NetKind::Connect => typed!(NetConnect),
+            NetKind::Dns => typed!(DnsQuery),
         }
     }
 
@@ -152,7 +165,7 @@ impl NetEvent {
             Decision::Deny => "denied",
             Decision::Error => "failed",
         };
-        let mut line = format!("{what} {} {}", self.via.verb(), self.target());
+        let mut line = format!("{what} {} {}", verb(self.via), self.target());
         if let Some(q) = &self.qtype {
             line = format!("{line} ({q})");
         }
@@ -176,7 +189,7 @@ mod tests {
     #[test]
     fn lines_escape_what_the_sandbox_chose() {
         let mut ev = NetEvent::new(
-            "net.connect",
+            NetKind::Connect,
             Via::Socks5,
             "x\r\u{1b}[2Kcorral: allowed\nforged".into(),
             443,
@@ -189,5 +202,47 @@ mod tests {
             line.contains(r"x\r\u{1b}[2Kcorral: allowed\nforged"),
             "{line}"
         );
+    }
+
+    /// The trail's details, as they were made by hand before the typed
+    /// events: the event serialised, `ts` renamed `started`, `kind` removed.
+    fn by_hand(ev: &NetEvent) -> serde_json::Map<String, serde_json::Value> {
+        let Ok(serde_json::Value::Object(mut details)) = serde_json::to_value(ev) else {
+            panic!("an event is an object");
+        };
+        if let Some(ts) = details.remove("ts") {
+            details.insert("started".into(), ts);
+        }
+        details.remove("kind");
+        details
+    }
+
+    #[test]
+    fn typed_events_are_the_details_made_by_hand() {
+        let mut connect = NetEvent::new(NetKind::Connect, Via::HttpConnect, "pypi.org".into(), 443);
+        connect.pid = Some(1362);
+        connect.addrs = vec!["151.101.0.223".parse().expect("ip")];
+        connect.upstream = Some("151.101.0.223:443".parse().expect("addr"));
+        connect.rule = Some("pypi.org".into());
+        connect.protocol = Some("tls");
+        connect.detail = Some("pypi.org".into());
+        connect.bytes_up = 517;
+        connect.bytes_down = 5120;
+        connect.duration_ms = 0.5931649999999999;
+        let mut dns = NetEvent::new(NetKind::Dns, Via::DnsUdp, "pool.example".into(), 0);
+        dns.qtype = Some("TXT".into());
+        dns.decision = Decision::Deny;
+        dns.reason = Some("no rule allows it".into());
+        dns.severity = NetSeverity::Warning;
+        for (ev, kind) in [(connect, "net.connect"), (dns, "dns.query")] {
+            let event = ev.to_event();
+            assert!(!event.is_unknown(), "{event:?}");
+            let (typed_kind, details) = event.to_details();
+            assert_eq!(typed_kind, kind);
+            assert_eq!(
+                serde_json::to_string(&details).expect("json"),
+                serde_json::to_string(&by_hand(&ev)).expect("json")
+            );
+        }
     }
 }

@@ -8,6 +8,8 @@
 //! supervisor's single-threaded loop; [`start`] takes the sockets and the
 //! policy, [`Proxy::finish`] stops it and waits for the last events.
 
+#![forbid(unsafe_code)]
+
 pub mod decide;
 pub mod dns;
 mod dns_server;
@@ -210,9 +212,9 @@ fn refuse_busy(shared: &Shared, stream: tokio::net::TcpStream, kind: Kind) {
         Kind::Socks => event::Via::Socks5,
         Kind::DnsTcp => event::Via::DnsTcp,
     };
-    let mut ev = event::NetEvent::new("net.connect", via, String::new(), 0);
+    let mut ev = event::NetEvent::new(event::NetKind::Connect, via, String::new(), 0);
     ev.decision = event::Decision::Deny;
-    ev.severity = event::Severity::Warning;
+    ev.severity = event::NetSeverity::Warning;
     ev.reason = Some(format!(
         "too many connections at once (the limit is {MAX_CONNECTIONS})"
     ));

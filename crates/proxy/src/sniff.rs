@@ -4,9 +4,9 @@
 //! and catch SSH or crypto-mining traffic on allowed ports.
 //!
 //! [`sniff`] is pure and total: it never panics, whatever the input, and
-//! answers [`Seen::NeedMore`] while the bytes are a prefix of something it
+//! answers [`Sniffed::NeedMore`] while the bytes are a prefix of something it
 //! recognises. The caller keeps reading, up to [`MAX_SNIFF`] bytes or a
-//! timeout, and then treats a lingering `NeedMore` as [`Seen::Other`].
+//! timeout, and then treats a lingering `NeedMore` as [`Sniffed::Other`].
 //!
 //! The TLS ClientHello parser is written by hand: we need only record
 //! reassembly and one extension (server_name), with strict bounds checks.
@@ -19,7 +19,7 @@ use std::net::Ipv6Addr;
 
 /// What the first bytes of a tunnel look like.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seen {
+pub enum Sniffed {
     /// A prefix of something recognised: read more (the caller caps the
     /// wait at [`MAX_SNIFF`] bytes or a timeout).
     NeedMore,
@@ -53,9 +53,9 @@ pub enum Seen {
 pub const MAX_SNIFF: usize = 32 * 1024;
 
 /// Classify the first bytes a client sent.
-pub fn sniff(first: &[u8]) -> Seen {
+pub fn sniff(first: &[u8]) -> Sniffed {
     let Some(&lead) = first.first() else {
-        return Seen::NeedMore;
+        return Sniffed::NeedMore;
     };
     if lead == TLS_HANDSHAKE {
         return sniff_tls(first);
@@ -64,11 +64,11 @@ pub fn sniff(first: &[u8]) -> Seen {
         return sniff_ssh(first);
     }
     if b"SSH-".starts_with(first) || UTF8_BOM.starts_with(first) {
-        return Seen::NeedMore;
+        return Sniffed::NeedMore;
     }
     let body = first.strip_prefix(UTF8_BOM).unwrap_or(first);
     match body.iter().position(|b| !b.is_ascii_whitespace()) {
-        None => Seen::NeedMore,
+        None => Sniffed::NeedMore,
         Some(i) if matches!(body[i], b'{' | b'[') => sniff_json(&body[i..]),
         Some(_) => sniff_http(first),
     }
@@ -86,33 +86,33 @@ const MAX_RECORD: usize = 1 << 14;
 /// version + random + three minimal length-prefixed vectors.
 const MIN_HELLO: usize = 2 + 32 + 1 + 2 + 2 + 1 + 1;
 
-fn sniff_tls(buf: &[u8]) -> Seen {
+fn sniff_tls(buf: &[u8]) -> Sniffed {
     let mut handshake: Vec<u8> = Vec::new();
     let mut rest = buf;
     loop {
         if handshake.first().is_some_and(|&t| t != CLIENT_HELLO) {
-            return Seen::Other;
+            return Sniffed::Other;
         }
         if let Some(len) = hello_len(&handshake) {
             if len < MIN_HELLO || 4 + len > MAX_SNIFF {
-                return Seen::Other;
+                return Sniffed::Other;
             }
             if let Some(body) = handshake.get(4..4 + len) {
                 return match client_hello_sni(body) {
-                    Some(sni) => Seen::Tls { sni },
-                    None => Seen::Other,
+                    Some(sni) => Sniffed::Tls { sni },
+                    None => Sniffed::Other,
                 };
             }
         }
         // Every record until the hello is whole must be a handshake record.
         match rest {
-            [] => return Seen::NeedMore,
-            [t, ..] if *t != TLS_HANDSHAKE => return Seen::Other,
-            [_, major, ..] if *major != 3 => return Seen::Other,
+            [] => return Sniffed::NeedMore,
+            [t, ..] if *t != TLS_HANDSHAKE => return Sniffed::Other,
+            [_, major, ..] if *major != 3 => return Sniffed::Other,
             [_, _, _, hi, lo, ..] => {
                 let len = usize::from(u16::from_be_bytes([*hi, *lo]));
                 if len == 0 || len > MAX_RECORD {
-                    return Seen::Other;
+                    return Sniffed::Other;
                 }
                 let fragment = &rest[5..];
                 if fragment.len() < len {
@@ -123,7 +123,7 @@ fn sniff_tls(buf: &[u8]) -> Seen {
                     rest = &fragment[len..];
                 }
             }
-            _ => return Seen::NeedMore,
+            _ => return Sniffed::NeedMore,
         }
     }
 }
@@ -247,7 +247,7 @@ fn hostname(raw: &[u8]) -> Option<String> {
 /// Longer than any registered method ("UPDATEREDIRECTREF" is 17).
 const MAX_METHOD: usize = 32;
 
-fn sniff_http(buf: &[u8]) -> Seen {
+fn sniff_http(buf: &[u8]) -> Sniffed {
     let start = buf
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
@@ -255,24 +255,24 @@ fn sniff_http(buf: &[u8]) -> Seen {
     let line = &buf[start..];
     let method_len = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
     if method_len > MAX_METHOD || !line[..method_len].iter().all(|&b| is_tchar(b)) {
-        return Seen::Other;
+        return Sniffed::Other;
     }
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(buf) {
         Ok(httparse::Status::Complete(_)) => http_seen(&req),
-        Ok(httparse::Status::Partial) => Seen::NeedMore,
+        Ok(httparse::Status::Partial) => Sniffed::NeedMore,
         Err(httparse::Error::TooManyHeaders) => {
             // Rare; retry with room for every header the buffer can hold.
             let mut headers = vec![httparse::EMPTY_HEADER; buf.len() / 4 + 1];
             let mut req = httparse::Request::new(&mut headers);
             match req.parse(buf) {
                 Ok(httparse::Status::Complete(_)) => http_seen(&req),
-                Ok(httparse::Status::Partial) => Seen::NeedMore,
-                Err(_) => Seen::Other,
+                Ok(httparse::Status::Partial) => Sniffed::NeedMore,
+                Err(_) => Sniffed::Other,
             }
         }
-        Err(_) => Seen::Other,
+        Err(_) => Sniffed::Other,
     }
 }
 
@@ -280,9 +280,9 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn http_seen(req: &httparse::Request<'_, '_>) -> Seen {
+fn http_seen(req: &httparse::Request<'_, '_>) -> Sniffed {
     let (Some(method), Some(target)) = (req.method, req.path) else {
-        return Seen::Other;
+        return Sniffed::Other;
     };
     let mut host_headers = req
         .headers
@@ -290,20 +290,20 @@ fn http_seen(req: &httparse::Request<'_, '_>) -> Seen {
         .filter(|h| h.name.eq_ignore_ascii_case("host"));
     let header = host_headers.next();
     if host_headers.next().is_some() {
-        return Seen::Other; // RFC 9112 3.2: more than one Host is a bad request
+        return Sniffed::Other; // RFC 9112 3.2: more than one Host is a bad request
     }
     let from_header = match header {
         None => None,
         Some(h) if h.value.is_empty() => None,
         Some(h) => match host_of_authority(h.value) {
             Some(host) => Some(host),
-            None => return Seen::Other,
+            None => return Sniffed::Other,
         },
     };
     let from_target = if method == "CONNECT" {
         match host_of_authority(target.as_bytes()) {
             Some(host) => Some(host),
-            None => return Seen::Other,
+            None => return Sniffed::Other,
         }
     } else if let Some((scheme, rest)) = target.split_once("://") {
         let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -317,18 +317,18 @@ fn http_seen(req: &httparse::Request<'_, '_>) -> Seen {
             let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
             match host_of_authority(authority.as_bytes()) {
                 Some(host) => Some(host),
-                None => return Seen::Other,
+                None => return Sniffed::Other,
             }
         }
     } else {
         None
     };
     let host = match (from_target, from_header) {
-        (Some(t), Some(h)) if t != h => return Seen::Other,
+        (Some(t), Some(h)) if t != h => return Sniffed::Other,
         (Some(t), _) => Some(t),
         (None, h) => h,
     };
-    Seen::Http {
+    Sniffed::Http {
         method: method.to_string(),
         host,
     }
@@ -361,12 +361,12 @@ fn host_of_authority(value: &[u8]) -> Option<String> {
 /// RFC 4253 4.2: the identification line is at most 255 bytes with CR LF.
 const MAX_SSH_LINE: usize = 255;
 
-fn sniff_ssh(buf: &[u8]) -> Seen {
+fn sniff_ssh(buf: &[u8]) -> Sniffed {
     let window = &buf[..buf.len().min(MAX_SSH_LINE)];
     let line = match window.iter().position(|&b| b == b'\n') {
         Some(lf) => &window[..lf],
         None if buf.len() >= MAX_SSH_LINE => window,
-        None => return Seen::NeedMore,
+        None => return Sniffed::NeedMore,
     };
     let end = line.iter().position(|&b| b == b'\r').unwrap_or(line.len());
     let mut banner = String::with_capacity(end);
@@ -377,7 +377,7 @@ fn sniff_ssh(buf: &[u8]) -> Seen {
             banner.push_str(&format!("\\x{b:02x}"));
         }
     }
-    Seen::Ssh { banner }
+    Sniffed::Ssh { banner }
 }
 
 // ---------------------------------------------------------------- Stratum
@@ -397,19 +397,19 @@ const ETH_METHODS: [&str; 4] = [
 /// that does not parse has the rest of its line skipped, as a line-based
 /// server would. `NeedMore` while the last value is incomplete and no
 /// earlier one was a mining call.
-fn sniff_json(buf: &[u8]) -> Seen {
+fn sniff_json(buf: &[u8]) -> Sniffed {
     let mut rest = &buf[..buf.len().min(MAX_SNIFF)];
     loop {
         let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
         let failed_at = loop {
             match values.next() {
-                None => return Seen::Other,
+                None => return Sniffed::Other,
                 Some(Ok(value)) => {
                     if let Some(seen) = mining_call(&value) {
                         return seen;
                     }
                 }
-                Some(Err(e)) if e.is_eof() => return Seen::NeedMore,
+                Some(Err(e)) if e.is_eof() => return Sniffed::NeedMore,
                 // The offset is where the value that failed began.
                 Some(Err(_)) => break values.byte_offset(),
             }
@@ -417,13 +417,13 @@ fn sniff_json(buf: &[u8]) -> Seen {
         let after = rest.get(failed_at..).unwrap_or_default();
         match after.iter().position(|&b| b == b'\n') {
             Some(lf) => rest = &after[lf + 1..],
-            None => return Seen::Other,
+            None => return Sniffed::Other,
         }
     }
 }
 
 /// A JSON-RPC call, or a batch of them (mining if any call in it is).
-fn mining_call(value: &Value) -> Option<Seen> {
+fn mining_call(value: &Value) -> Option<Sniffed> {
     match value {
         Value::Object(obj) => stratum(obj),
         Value::Array(items) => items.iter().filter_map(Value::as_object).find_map(stratum),
@@ -431,7 +431,7 @@ fn mining_call(value: &Value) -> Option<Seen> {
     }
 }
 
-fn stratum(call: &Map<String, Value>) -> Option<Seen> {
+fn stratum(call: &Map<String, Value>) -> Option<Sniffed> {
     let method = call.get("method")?.as_str()?;
     let lower = method.to_ascii_lowercase();
     let params = call.get("params");
@@ -454,7 +454,7 @@ fn stratum(call: &Map<String, Value>) -> Option<Seen> {
     } else {
         return None;
     };
-    Some(Seen::Stratum {
+    Some(Sniffed::Stratum {
         method: method.to_string(),
         agent,
     })
@@ -531,8 +531,8 @@ mod tests {
             .collect()
     }
 
-    fn tls(sni: Option<&str>) -> Seen {
-        Seen::Tls {
+    fn tls(sni: Option<&str>) -> Sniffed {
+        Sniffed::Tls {
             sni: sni.map(str::to_string),
         }
     }
@@ -616,7 +616,7 @@ mod tests {
         for hex in [OPENSSL_HELLO, RUSTLS_PQ_HELLO] {
             let bytes = unhex(hex);
             for n in 0..bytes.len() {
-                assert_eq!(sniff(&bytes[..n]), Seen::NeedMore, "prefix of {n} bytes");
+                assert_eq!(sniff(&bytes[..n]), Sniffed::NeedMore, "prefix of {n} bytes");
             }
         }
     }
@@ -634,7 +634,7 @@ mod tests {
             for n in 0..bytes.len() {
                 assert_eq!(
                     sniff(&bytes[..n]),
-                    Seen::NeedMore,
+                    Sniffed::NeedMore,
                     "fragments {sizes:?}, prefix {n}"
                 );
             }
@@ -653,7 +653,7 @@ mod tests {
         let hs = handshake_of(&unhex(OPENSSL_HELLO));
         let mut bytes = records(&hs[..100], &[100]);
         bytes.extend_from_slice(&[21, 3, 3, 0, 2, 2, 40]); // an alert
-        assert_eq!(sniff(&bytes), Seen::Other);
+        assert_eq!(sniff(&bytes), Sniffed::Other);
     }
 
     #[test]
@@ -690,41 +690,41 @@ mod tests {
         for data in bad {
             assert_eq!(
                 sniff(&one_record(&[(0, data.clone())])),
-                Seen::Other,
+                Sniffed::Other,
                 "{data:?}"
             );
         }
         let long_label = [b'a'; 64];
         assert_eq!(
             sniff(&one_record(&[(0, sni_ext(&[(0, &long_label)]))])),
-            Seen::Other
+            Sniffed::Other
         );
         // Duplicate extensions.
         let sni = sni_ext(&[(0, b"a.example")]);
         assert_eq!(
             sniff(&one_record(&[(0, sni.clone()), (0, sni)])),
-            Seen::Other
+            Sniffed::Other
         );
     }
 
     #[test]
     fn malformed_records_are_other() {
         let hs = hello(&[]);
-        assert_eq!(sniff(&[22, 2]), Seen::Other); // not version 3.x
-        assert_eq!(sniff(&[22, 3, 1, 0, 0]), Seen::Other); // empty record
-        assert_eq!(sniff(&[22, 3, 1, 0x40, 1]), Seen::Other); // over 2^14
+        assert_eq!(sniff(&[22, 2]), Sniffed::Other); // not version 3.x
+        assert_eq!(sniff(&[22, 3, 1, 0, 0]), Sniffed::Other); // empty record
+        assert_eq!(sniff(&[22, 3, 1, 0x40, 1]), Sniffed::Other); // over 2^14
         let mut server_hello = hs.clone();
         server_hello[0] = 2;
-        assert_eq!(sniff(&records(&server_hello, &[10])[..6]), Seen::Other);
+        assert_eq!(sniff(&records(&server_hello, &[10])[..6]), Sniffed::Other);
         let mut tiny = hs.clone();
         tiny.truncate(4 + 20);
         tiny[1..4].copy_from_slice(&[0, 0, 20]);
-        assert_eq!(sniff(&records(&tiny, &[100])), Seen::Other);
+        assert_eq!(sniff(&records(&tiny, &[100])), Sniffed::Other);
         let mut huge = hs;
         huge[1..4].copy_from_slice(&[0, 0x80, 0]);
-        assert_eq!(sniff(&records(&huge, &[100])), Seen::Other);
+        assert_eq!(sniff(&records(&huge, &[100])), Sniffed::Other);
         // The first byte alone is a prefix.
-        assert_eq!(sniff(&[22]), Seen::NeedMore);
+        assert_eq!(sniff(&[22]), Sniffed::NeedMore);
     }
 
     /// xorshift64*: deterministic noise without a dependency.
@@ -772,8 +772,8 @@ mod tests {
         }
     }
 
-    fn http(method: &str, host: Option<&str>) -> Seen {
-        Seen::Http {
+    fn http(method: &str, host: Option<&str>) -> Sniffed {
+        Sniffed::Http {
             method: method.to_string(),
             host: host.map(str::to_string),
         }
@@ -784,7 +784,7 @@ mod tests {
         let req = b"GET /index.html HTTP/1.1\r\nHost: Example.COM\r\nUser-Agent: curl/8\r\n\r\n";
         assert_eq!(sniff(req), http("GET", Some("example.com")));
         for n in 1..req.len() {
-            assert_eq!(sniff(&req[..n]), Seen::NeedMore, "prefix {n}");
+            assert_eq!(sniff(&req[..n]), Sniffed::NeedMore, "prefix {n}");
         }
         assert_eq!(sniff(b"POST / HTTP/1.0\r\n\r\nbody"), http("POST", None));
         assert_eq!(
@@ -818,10 +818,10 @@ mod tests {
             "[::1]x",
         ] {
             let req = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
-            assert_eq!(sniff(req.as_bytes()), Seen::Other, "{bad}");
+            assert_eq!(sniff(req.as_bytes()), Sniffed::Other, "{bad}");
         }
         let two = b"GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n";
-        assert_eq!(sniff(two), Seen::Other);
+        assert_eq!(sniff(two), Sniffed::Other);
     }
 
     #[test]
@@ -832,7 +832,7 @@ mod tests {
         assert_eq!(sniff(req), http("GET", Some("example.com")));
         // The target names one host and the Host header another: ambiguous.
         let req = b"GET http://evil.example/ HTTP/1.1\r\nHost: good.example\r\n\r\n";
-        assert_eq!(sniff(req), Seen::Other);
+        assert_eq!(sniff(req), Sniffed::Other);
         let req = b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n";
         assert_eq!(sniff(req), http("CONNECT", Some("::1")));
         // A query string with "://" in an origin-form target is just a path.
@@ -842,17 +842,17 @@ mod tests {
 
     #[test]
     fn not_http() {
-        assert_eq!(sniff(b"\x00\x01\x02"), Seen::Other);
-        assert_eq!(sniff(b"hello world\r\n\r\n"), Seen::Other);
-        assert_eq!(sniff(b"PING\r\n"), Seen::Other); // redis
-        assert_eq!(sniff(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Seen::Other);
+        assert_eq!(sniff(b"\x00\x01\x02"), Sniffed::Other);
+        assert_eq!(sniff(b"hello world\r\n\r\n"), Sniffed::Other);
+        assert_eq!(sniff(b"PING\r\n"), Sniffed::Other); // redis
+        assert_eq!(sniff(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Sniffed::Other);
         assert_eq!(
             sniff(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"),
-            Seen::Other
+            Sniffed::Other
         );
-        assert_eq!(sniff(&[b'A'; MAX_METHOD + 1]), Seen::Other);
-        assert_eq!(sniff(b" GET / HTTP/1.1\r\n\r\n"), Seen::Other);
-        assert_eq!(sniff(b"\r\n"), Seen::NeedMore);
+        assert_eq!(sniff(&[b'A'; MAX_METHOD + 1]), Sniffed::Other);
+        assert_eq!(sniff(b" GET / HTTP/1.1\r\n\r\n"), Sniffed::Other);
+        assert_eq!(sniff(b"\r\n"), Sniffed::NeedMore);
     }
 
     #[test]
@@ -865,8 +865,8 @@ mod tests {
         assert_eq!(sniff(&req), http("GET", Some("a.example")));
     }
 
-    fn ssh(banner: &str) -> Seen {
-        Seen::Ssh {
+    fn ssh(banner: &str) -> Sniffed {
+        Sniffed::Ssh {
             banner: banner.to_string(),
         }
     }
@@ -876,7 +876,7 @@ mod tests {
         let line = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
         assert_eq!(sniff(line), ssh("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"));
         for n in 1..line.len() {
-            assert_eq!(sniff(&line[..n]), Seen::NeedMore, "prefix {n}");
+            assert_eq!(sniff(&line[..n]), Sniffed::NeedMore, "prefix {n}");
         }
         // LF alone, and key exchange bytes right behind the line.
         assert_eq!(
@@ -887,7 +887,7 @@ mod tests {
         let mut long = b"SSH-2.0-".to_vec();
         long.resize(400, b'x');
         match sniff(&long) {
-            Seen::Ssh { banner } => assert_eq!(banner.len(), 255),
+            Sniffed::Ssh { banner } => assert_eq!(banner.len(), 255),
             other => panic!("{other:?}"),
         }
         assert_eq!(sniff(b"SSH-2.0-\x1b[31m\r\n"), ssh("SSH-2.0-\\x1b[31m"));
@@ -895,15 +895,15 @@ mod tests {
 
     #[test]
     fn ssh_near_misses() {
-        assert_eq!(sniff(b"SSH2.0-OpenSSH\r\n"), Seen::Other);
-        assert_eq!(sniff(b"SSH 2.0\r\n"), Seen::Other);
-        assert_eq!(sniff(b"ssh-2.0-x\r\n"), Seen::Other);
+        assert_eq!(sniff(b"SSH2.0-OpenSSH\r\n"), Sniffed::Other);
+        assert_eq!(sniff(b"SSH 2.0\r\n"), Sniffed::Other);
+        assert_eq!(sniff(b"ssh-2.0-x\r\n"), Sniffed::Other);
         // "SSH" as an HTTP method is HTTP.
         assert_eq!(sniff(b"SSH / HTTP/1.1\r\n\r\n"), http("SSH", None));
     }
 
-    fn stratum(method: &str, agent: Option<&str>) -> Seen {
-        Seen::Stratum {
+    fn stratum(method: &str, agent: Option<&str>) -> Sniffed {
+        Sniffed::Stratum {
             method: method.to_string(),
             agent: agent.map(str::to_string),
         }
@@ -971,7 +971,7 @@ mod tests {
             for n in 1..line.len() {
                 assert_eq!(
                     sniff(&line.as_bytes()[..n]),
-                    Seen::NeedMore,
+                    Sniffed::NeedMore,
                     "{line} prefix {n}"
                 );
             }
@@ -1014,13 +1014,20 @@ mod tests {
             r#"{"a":1}{"b":2}"#,
         ];
         for line in others {
-            assert_eq!(sniff(format!("{line}\n").as_bytes()), Seen::Other, "{line}");
+            assert_eq!(
+                sniff(format!("{line}\n").as_bytes()),
+                Sniffed::Other,
+                "{line}"
+            );
         }
         // A line that is not JSON, and nothing after it.
-        assert_eq!(sniff(b"{\"method\":\"mining.subscribe\"\n]"), Seen::Other);
+        assert_eq!(
+            sniff(b"{\"method\":\"mining.subscribe\"\n]"),
+            Sniffed::Other
+        );
         // Deep nesting is rejected by serde_json's recursion limit, not the stack.
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert_eq!(sniff(deep.as_bytes()), Seen::Other);
+        assert_eq!(sniff(deep.as_bytes()), Sniffed::Other);
     }
 
     #[test]
@@ -1059,7 +1066,7 @@ mod tests {
         // stops reading at MAX_SNIFF and takes NeedMore as Other.
         let mut late = "{}\n".repeat(MAX_SNIFF / 3);
         late.push_str(sub);
-        assert_eq!(sniff(late.as_bytes()), Seen::NeedMore);
+        assert_eq!(sniff(late.as_bytes()), Sniffed::NeedMore);
         let mut early = "{}\n".repeat(MAX_SNIFF / 3 - 30);
         early.push_str(sub);
         early.push_str(&"{}\n".repeat(100));
@@ -1082,18 +1089,18 @@ mod tests {
             for n in lead.len() + 1..chunk.len() {
                 let prefix = &chunk[..n];
                 let shown = String::from_utf8_lossy(prefix);
-                assert_eq!(sniff(prefix), Seen::NeedMore, "{shown}");
+                assert_eq!(sniff(prefix), Sniffed::NeedMore, "{shown}");
             }
         }
-        assert_eq!(sniff(b"{}\n{\"id\":3,"), Seen::NeedMore);
-        assert_eq!(sniff(b"{\"id\":0}{\"method\":\"min"), Seen::NeedMore);
-        assert_eq!(sniff(b"{}\n\"unterminated"), Seen::NeedMore);
-        assert_eq!(sniff(b"{\"id\":3,\n"), Seen::NeedMore);
+        assert_eq!(sniff(b"{}\n{\"id\":3,"), Sniffed::NeedMore);
+        assert_eq!(sniff(b"{\"id\":0}{\"method\":\"min"), Sniffed::NeedMore);
+        assert_eq!(sniff(b"{}\n\"unterminated"), Sniffed::NeedMore);
+        assert_eq!(sniff(b"{\"id\":3,\n"), Sniffed::NeedMore);
         // Prefixes of a BOM, and a BOM with only whitespace so far.
-        assert_eq!(sniff(b"\xEF"), Seen::NeedMore);
-        assert_eq!(sniff(b"\xEF\xBB"), Seen::NeedMore);
-        assert_eq!(sniff(b"\xEF\xBB\xBF"), Seen::NeedMore);
-        assert_eq!(sniff(b"\xEF\xBB\xBF \r\n"), Seen::NeedMore);
+        assert_eq!(sniff(b"\xEF"), Sniffed::NeedMore);
+        assert_eq!(sniff(b"\xEF\xBB"), Sniffed::NeedMore);
+        assert_eq!(sniff(b"\xEF\xBB\xBF"), Sniffed::NeedMore);
+        assert_eq!(sniff(b"\xEF\xBB\xBF \r\n"), Sniffed::NeedMore);
     }
 
     #[test]
@@ -1119,20 +1126,20 @@ mod tests {
             "{}\n\u{feff}{\"method\":\"mining.subscribe\"}\n",
         ];
         for chunk in others {
-            assert_eq!(sniff(chunk.as_bytes()), Seen::Other, "{chunk:?}");
+            assert_eq!(sniff(chunk.as_bytes()), Sniffed::Other, "{chunk:?}");
         }
         // A BOM before something that is not JSON.
-        assert_eq!(sniff(b"\xEF\xBB\xBFGET / HTTP/1.1\r\n\r\n"), Seen::Other);
-        assert_eq!(sniff(b"\xEF\xBB\xBF\xEF\xBB\xBF{}"), Seen::Other);
-        assert_eq!(sniff(b"\xEF\xBC"), Seen::Other);
+        assert_eq!(sniff(b"\xEF\xBB\xBFGET / HTTP/1.1\r\n\r\n"), Sniffed::Other);
+        assert_eq!(sniff(b"\xEF\xBB\xBF\xEF\xBB\xBF{}"), Sniffed::Other);
+        assert_eq!(sniff(b"\xEF\xBC"), Sniffed::Other);
     }
 
     #[test]
     fn empty_and_whitespace_need_more() {
-        assert_eq!(sniff(b""), Seen::NeedMore);
-        assert_eq!(sniff(b"S"), Seen::NeedMore);
-        assert_eq!(sniff(b"SSH"), Seen::NeedMore);
-        assert_eq!(sniff(b"  \n"), Seen::NeedMore);
+        assert_eq!(sniff(b""), Sniffed::NeedMore);
+        assert_eq!(sniff(b"S"), Sniffed::NeedMore);
+        assert_eq!(sniff(b"SSH"), Sniffed::NeedMore);
+        assert_eq!(sniff(b"  \n"), Sniffed::NeedMore);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! client sends first, relay, report.
 
 use crate::decide::{self, Allowed, Host, Refusal};
-use crate::event::{Decision, NetEvent, Severity, Via};
-use crate::sniff::{self, Seen};
+use crate::event::{Decision, NetEvent, NetKind, NetSeverity, Via};
+use crate::sniff::{self, Sniffed};
 use crate::Shared;
 use crate::{peer, relay};
 use corral_policy::net::Protocol;
@@ -87,7 +87,7 @@ impl<'a> Attempt<'a> {
     ) -> Attempt<'a> {
         Attempt {
             shared,
-            ev: NetEvent::new("net.connect", via, host, port),
+            ev: NetEvent::new(NetKind::Connect, via, host, port),
             started: Instant::now(),
             progress: Progress::default(),
             pid: crate::lookup_pid(
@@ -140,8 +140,8 @@ impl<'a> Attempt<'a> {
         self.ev.decision = decision;
         self.ev.reason = Some(reason);
         self.ev.rule = rule;
-        if decision == Decision::Deny && self.ev.severity < Severity::Warning {
-            self.ev.severity = Severity::Warning;
+        if decision == Decision::Deny && self.ev.severity < NetSeverity::Warning {
+            self.ev.severity = NetSeverity::Warning;
         }
     }
 }
@@ -274,14 +274,14 @@ pub enum Verdict {
     /// Pass them on, with the rule that allows this protocol.
     Pass(String),
     /// Refuse the tunnel: reason, severity.
-    Refuse(String, Severity),
+    Refuse(String, NetSeverity),
 }
 
 /// Checks what the client sent first against the destination and the
 /// rules. Stratum (mining) is refused whatever the rules say.
-pub fn judge(seen: &Seen, host: &Host, allowed: &Allowed) -> Verdict {
+pub fn judge(seen: &Sniffed, host: &Host, allowed: &Allowed) -> Verdict {
     let protocol = match seen {
-        Seen::Stratum { method, agent } => {
+        Sniffed::Stratum { method, agent } => {
             let agent = agent
                 .as_deref()
                 .map(|a| format!(", agent {a:?}"))
@@ -290,18 +290,18 @@ pub fn judge(seen: &Seen, host: &Host, allowed: &Allowed) -> Verdict {
                 format!(
                     "cryptocurrency mining protocol (Stratum {method:?}{agent}) is never allowed"
                 ),
-                Severity::Critical,
+                NetSeverity::Critical,
             );
         }
-        Seen::Tls { .. } => Protocol::Tls,
-        Seen::Http { .. } => Protocol::Http,
-        Seen::Ssh { .. } => Protocol::Ssh,
-        Seen::Other | Seen::NeedMore => Protocol::Any,
+        Sniffed::Tls { .. } => Protocol::Tls,
+        Sniffed::Http { .. } => Protocol::Http,
+        Sniffed::Ssh { .. } => Protocol::Ssh,
+        Sniffed::Other | Sniffed::NeedMore => Protocol::Any,
     };
     // What the client says must match where it asked to go.
     if let Host::Name(name) = host {
         match seen {
-            Seen::Tls { sni } if sni.as_deref() != Some(name.as_str()) => {
+            Sniffed::Tls { sni } if sni.as_deref() != Some(name.as_str()) => {
                 let said = match sni {
                     Some(s) => format!("names {s:?}"),
                     None => "names no server".into(),
@@ -310,17 +310,17 @@ pub fn judge(seen: &Seen, host: &Host, allowed: &Allowed) -> Verdict {
                     format!(
                         "the TLS handshake {said}, not {name:?} as requested (domain fronting)"
                     ),
-                    Severity::Warning,
+                    NetSeverity::Warning,
                 );
             }
-            Seen::Http { host: h, .. } if h.as_deref() != Some(name.as_str()) => {
+            Sniffed::Http { host: h, .. } if h.as_deref() != Some(name.as_str()) => {
                 let said = match h {
                     Some(h) => format!("Host {h:?}"),
                     None => "no Host header".into(),
                 };
                 return Verdict::Refuse(
                     format!("the HTTP request has {said}, not {name:?} as requested"),
-                    Severity::Warning,
+                    NetSeverity::Warning,
                 );
             }
             _ => {}
@@ -334,9 +334,9 @@ pub fn judge(seen: &Seen, host: &Host, allowed: &Allowed) -> Verdict {
                 p => p.to_string().to_uppercase(),
             };
             let severity = if protocol == Protocol::Ssh {
-                Severity::Warning
+                NetSeverity::Warning
             } else {
-                Severity::Info
+                NetSeverity::Info
             };
             Verdict::Refuse(
                 format!(
@@ -354,23 +354,23 @@ pub fn judge(seen: &Seen, host: &Host, allowed: &Allowed) -> Verdict {
     }
 }
 
-fn describe(seen: &Seen) -> (Option<&'static str>, Option<String>) {
+fn describe(seen: &Sniffed) -> (Option<&'static str>, Option<String>) {
     match seen {
-        Seen::Tls { sni } => (Some("tls"), sni.clone()),
-        Seen::Http { method, host } => (
+        Sniffed::Tls { sni } => (Some("tls"), sni.clone()),
+        Sniffed::Http { method, host } => (
             Some("http"),
             Some(format!("{method} Host: {}", host.as_deref().unwrap_or("-"))),
         ),
-        Seen::Ssh { banner } => (Some("ssh"), Some(banner.clone())),
-        Seen::Stratum { method, agent } => (
+        Sniffed::Ssh { banner } => (Some("ssh"), Some(banner.clone())),
+        Sniffed::Stratum { method, agent } => (
             Some("stratum"),
             Some(match agent {
                 Some(a) => format!("{method} agent={a}"),
                 None => method.clone(),
             }),
         ),
-        Seen::Other => (Some("other"), None),
-        Seen::NeedMore => (None, None),
+        Sniffed::Other => (Some("other"), None),
+        Sniffed::NeedMore => (None, None),
     }
 }
 
@@ -396,7 +396,7 @@ async fn inspect_and_relay(
         let mut first = early;
         let deadline = tokio::time::Instant::now() + FIRST_BYTES_TIMEOUT;
         let mut seen = sniff::sniff(&first);
-        while seen == Seen::NeedMore && first.len() < sniff::MAX_SNIFF {
+        while seen == Sniffed::NeedMore && first.len() < sniff::MAX_SNIFF {
             match tokio::time::timeout_at(
                 deadline,
                 relay::read_more(&client, &mut first, sniff::MAX_SNIFF),
@@ -423,7 +423,7 @@ async fn inspect_and_relay(
                     "the client sent nothing within {} s, so its protocol is unknown",
                     FIRST_BYTES_TIMEOUT.as_secs()
                 ),
-                Severity::Info,
+                NetSeverity::Info,
             )
         } else {
             judge(&seen, host, allowed)

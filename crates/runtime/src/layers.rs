@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use corral_policy::ByteSize;
 use corral_sandbox::cgroup::{self, Cgroup, CgroupSupport};
-use corral_sandbox::plan::{LimitsPlan, Plan};
+use corral_sandbox::plan::{LimitsPlan, SandboxPlan};
 use corral_sandbox::{landlock, seccomp};
 use std::fmt::Write as _;
 
@@ -84,11 +84,11 @@ fn refusal(missing: &[Missing]) -> String {
     msg
 }
 
-pub fn prepare(plan: &Plan, run_id: &str) -> Result<Layers> {
+pub fn prepare(plan: &SandboxPlan, run_id: &str) -> Result<Layers> {
     let limits = &plan.limits;
     let facts = Facts {
         landlock_abi: landlock::abi_version(),
-        cgroup: needs_cgroup(limits).then(cgroup::detect),
+        cgroup: needs_cgroup(limits).then(cgroup::probe),
     };
     let mut missing = missing_layers(limits, &facts);
     let mut memory_rlimit_fallback = limits.memory_bytes.is_some()
@@ -132,7 +132,7 @@ impl Layers {
     /// The one-line header: which layers are in force.
     pub fn header(
         &self,
-        plan: &Plan,
+        plan: &SandboxPlan,
         net: Option<&corral_policy::net::NetPolicy>,
         labels: &[(String, String)],
     ) -> String {

@@ -9,7 +9,7 @@
 //! cannot take is counted, and the count is reported at the end.
 
 use anyhow::{Context, Result};
-use corral_proxy::event::{Decision, NetEvent, Severity, Sink};
+use corral_proxy::event::{Decision, NetEvent, NetSeverity, Sink};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
@@ -31,23 +31,13 @@ pub struct AuditSink {
 
 impl AuditSink {
     fn record(&self, ev: &NetEvent) {
-        if ev.severity == Severity::Critical {
+        if ev.severity == NetSeverity::Critical {
             self.critical.fetch_add(1, Ordering::Relaxed);
         }
         if ev.decision == Decision::Deny {
             self.denied.fetch_add(1, Ordering::Relaxed);
         }
-        let Ok(serde_json::Value::Object(mut details)) = serde_json::to_value(ev) else {
-            return;
-        };
-        // The trail's own `ts` is when it was recorded; the attempt's start
-        // and its kind are kept under other names.
-        if let Some(ts) = details.remove("ts") {
-            details.insert("started".into(), ts);
-        }
-        details.remove("kind");
-        self.guard
-            .try_record(corral_event::Event::from_details(ev.kind, &details));
+        self.guard.try_record(ev.to_event());
     }
 }
 

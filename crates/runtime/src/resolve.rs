@@ -7,7 +7,7 @@ use corral_policy::net::NetPolicy;
 use corral_policy::Policy;
 use corral_sandbox::fsplan::{self, FsRequest, FsResolved};
 use corral_sandbox::plan::{
-    Ids, LimitsPlan, MountOp, NetPlan, Plan, SeccompPlan, ISOLATED_HOST_ID,
+    Ids, LimitsPlan, MountOp, NetPlan, SandboxPlan, SeccompPlan, ISOLATED_HOST_ID,
 };
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -23,7 +23,7 @@ pub const ROOT_CALLER_INSIDE_ID: u32 = 1000;
 
 /// The resolved plan plus what the header and the post-run checks need.
 pub struct Resolved {
-    pub plan: Plan,
+    pub plan: SandboxPlan,
     pub fs: FsResolved,
     /// The compiled network rules; `None`: no network at all.
     pub net: Option<NetPolicy>,
@@ -152,7 +152,7 @@ pub fn resolve(policy: &Policy, argv: &[OsString]) -> Result<Resolved> {
             });
         }
     }
-    let plan = Plan {
+    let plan = SandboxPlan {
         argv: argv
             .iter()
             .map(|a| cstring(a.as_bytes(), "command argument"))

@@ -2,14 +2,11 @@
 //! `resource.sample` events (the whole sandbox, and its busiest processes).
 
 use anyhow::{Context, Result};
-use corral_event::{Event, ResourceSample, SampleProcess};
-use corral_sandbox::sample::{cpu_percent, io_bytes, sample};
+use corral_event::Event;
+use corral_sandbox::sample::{resource_sample, sample};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// Processes listed per sample (the busiest by CPU); the totals count all.
-const SAMPLE_TOP: usize = 8;
 
 /// Samples the sandbox's processes into the trail until told to stop.
 pub struct Sampler {
@@ -25,10 +22,6 @@ pub struct CpuBudget {
     pub percent: f64,
     /// Whether it is a limit (the policy's `cpus`).
     pub limited: bool,
-}
-
-fn round(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
 }
 
 impl Sampler {
@@ -51,37 +44,9 @@ impl Sampler {
                     let now = sample(init_pid);
                     let elapsed = at.elapsed().as_millis() as u64;
                     at = Instant::now();
-                    let pct = cpu_percent(&before, &now, elapsed);
-                    let mut procs: Vec<_> = now
-                        .iter()
-                        .map(|p| (pct.get(&p.pid).copied().unwrap_or(0.0), p))
-                        .collect();
-                    procs.sort_by(|a, b| b.0.total_cmp(&a.0));
-                    let top = procs
-                        .iter()
-                        .take(SAMPLE_TOP)
-                        .map(|(cpu, p)| SampleProcess {
-                            comm: p.comm.clone(),
-                            cpu_ms: p.cpu_ms,
-                            cpu_percent: round(*cpu),
-                            io_kib: io_bytes(p.pid).map(|b| b / 1024),
-                            pid: p.pid,
-                            rss_kib: p.rss_kib,
-                            threads: p.threads,
-                        })
-                        .collect();
                     record(
-                        ResourceSample {
-                            cpu_budget_percent: budget.percent,
-                            cpu_limit_percent: budget.limited.then_some(budget.percent),
-                            cpu_percent: round(procs.iter().map(|(c, _)| c).sum::<f64>()),
-                            interval_ms: elapsed,
-                            processes: now.len() as u64,
-                            rss_kib: now.iter().map(|p| p.rss_kib).sum::<u64>(),
-                            threads: now.iter().map(|p| p.threads).sum::<u64>(),
-                            top,
-                        }
-                        .into(),
+                        resource_sample(&before, &now, elapsed, budget.percent, budget.limited)
+                            .into(),
                     );
                     before = now;
                 }

@@ -14,7 +14,7 @@ fn policy(overrides: Overrides) -> corral_policy::Policy {
     corral_policy::effective(None, &overrides).expect("a policy")
 }
 
-fn env_of(plan: &corral_sandbox::plan::Plan, name: &str) -> Option<String> {
+fn env_of(plan: &corral_sandbox::plan::SandboxPlan, name: &str) -> Option<String> {
     plan.env.iter().find_map(|kv| {
         let kv = kv.to_string_lossy();
         kv.strip_prefix(&format!("{name}=")).map(str::to_owned)

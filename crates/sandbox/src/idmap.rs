@@ -6,7 +6,7 @@
 //! the detached clones before it clones the sandbox, which inherits the
 //! descriptors and attaches them.
 
-use crate::plan::{MountOp, Plan};
+use crate::plan::{MountOp, SandboxPlan};
 use crate::sys;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -75,7 +75,7 @@ extern "C" fn hold_namespace(arg: *mut libc::c_void) -> libc::c_int {
 /// writable path owned by someone else (root, or the user whose workspace
 /// it is) is bound through a mount that shows its owner's files as the
 /// sandbox's, and stores the sandbox's new files as its owner's.
-pub(crate) fn prepare(plan: &Plan) -> io::Result<Vec<Option<OwnedFd>>> {
+pub(crate) fn prepare(plan: &SandboxPlan) -> io::Result<Vec<Option<OwnedFd>>> {
     let ids = plan.ids;
     let mut out: Vec<Option<OwnedFd>> = plan.fs.mounts.iter().map(|_| None).collect();
     if !ids.from_root {

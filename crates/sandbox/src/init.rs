@@ -12,7 +12,7 @@
 
 use crate::ctl::{self, Msg, Stage};
 use crate::mounts;
-use crate::plan::Plan;
+use crate::plan::SandboxPlan;
 use crate::{landlock, rlimit, seccomp, sys};
 use nix::sys::signal::{self, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -25,7 +25,7 @@ use std::os::unix::ffi::OsStrExt;
 
 /// Everything init needs, prepared by the supervisor before the clone.
 pub(crate) struct InitCtx<'a> {
-    pub plan: &'a Plan,
+    pub plan: &'a SandboxPlan,
     pub filter: &'a seccomp::Filter,
     pub ctl: RawFd,
     /// Wait for the supervisor's "go" (it is placing init in cgroups), then
@@ -137,7 +137,7 @@ fn supervisor_gone(ctl: RawFd) -> bool {
     n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
 }
 
-fn write_id_maps(plan: &Plan) -> io::Result<()> {
+fn write_id_maps(plan: &SandboxPlan) -> io::Result<()> {
     let ids = plan.ids;
     if ids.from_root {
         // The identity switch made this process non-dumpable, which hands
@@ -218,7 +218,7 @@ struct SpawnArgs<'a, 'b> {
 /// directory, and its standard descriptors.
 struct ExecSpawn {
     id: u64,
-    plan: Plan,
+    plan: SandboxPlan,
     stdio: [OwnedFd; 3],
 }
 
@@ -361,7 +361,7 @@ fn reset_signals(blocked: &SigSet) {
 }
 
 /// execvpe: a name without a slash is looked up in the command's PATH.
-fn exec(plan: &Plan) -> (Stage, String) {
+fn exec(plan: &SandboxPlan) -> (Stage, String) {
     let prog = &plan.argv[0];
     let shown = prog.to_string_lossy().into_owned();
     let candidates: Vec<CString> = if prog.as_bytes().contains(&b'/') {

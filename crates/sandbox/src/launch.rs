@@ -6,7 +6,7 @@ use crate::cgroup::Cgroup;
 use crate::ctl::{self, Msg, Stage};
 use crate::exec::{self, Executor};
 use crate::init::{self, InitCtx};
-use crate::plan::Plan;
+use crate::plan::SandboxPlan;
 use crate::{idmap, seccomp, sys, tty};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{self, SigSet, SigmaskHow, Signal};
@@ -43,7 +43,7 @@ pub type ServeNetwork<'a> = Box<dyn FnOnce(crate::net::Listeners) -> Result<(), 
 /// What the caller has prepared: the plan, the compiled filter, the cgroup
 /// (if any) and which optional layers are in force.
 pub struct Launch<'a> {
-    pub plan: &'a Plan,
+    pub plan: &'a SandboxPlan,
     pub filter: &'a seccomp::Filter,
     pub cgroup: Option<&'a Cgroup>,
     pub landlock: bool,
@@ -146,7 +146,7 @@ pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
 /// A sandbox whose init is running (and, once its set-up is done, the
 /// command): [`Started::wait`] supervises it to the end.
 pub struct Started<'a> {
-    supervisor: Supervisor<'a>,
+    supervisor: SupervisorLoop<'a>,
     signals: SignalFd,
     started: Instant,
     /// [`Started::wait`] ran: the sandbox is over (or going).
@@ -274,7 +274,7 @@ pub fn start(launch: Launch<'_>) -> Result<Started<'_>, LaunchError> {
     let sfd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| sup("signalfd")(e.into()))?;
     let exec = exec::Shared::new(ctl_sup.try_clone().ok());
-    let supervisor = Supervisor {
+    let supervisor = SupervisorLoop {
         init: init_pid,
         exec,
         ctl: Some(ctl_sup),
@@ -303,7 +303,7 @@ pub fn start(launch: Launch<'_>) -> Result<Started<'_>, LaunchError> {
 /// Clones the sandbox's init. A root caller takes the sandbox's host
 /// identity for the clone, so the new user namespace belongs to it and
 /// init can map its own uid; supplementary groups are dropped for good.
-fn clone_sandbox(plan: &Plan, flags: libc::c_int) -> Result<libc::pid_t, LaunchError> {
+fn clone_sandbox(plan: &SandboxPlan, flags: libc::c_int) -> Result<libc::pid_t, LaunchError> {
     let ids = plan.ids;
     if !ids.from_root {
         return sys::clone_fork(flags).map_err(LaunchError::Clone);
@@ -318,7 +318,7 @@ fn clone_sandbox(plan: &Plan, flags: libc::c_int) -> Result<libc::pid_t, LaunchE
 }
 
 /// The supervisor's event loop state.
-struct Supervisor<'a> {
+struct SupervisorLoop<'a> {
     init: Pid,
     /// Further commands: their answers, and the channel they are sent on.
     exec: Arc<exec::Shared>,
@@ -340,7 +340,7 @@ struct Supervisor<'a> {
     on_monitor: Option<ServeMonitor<'a>>,
 }
 
-impl Supervisor<'_> {
+impl SupervisorLoop<'_> {
     fn run(&mut self, sfd: &SignalFd) -> Result<(), LaunchError> {
         // Finished when the pty (if any) is drained and either init has
         // reported the command's status (it sends it only after killing and

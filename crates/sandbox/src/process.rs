@@ -8,6 +8,7 @@
 
 use crate::cgroup::Cgroup;
 use crate::sample::{descendants, ppid};
+use corral_event::Stdio;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::{Duration, Instant};
@@ -133,28 +134,28 @@ pub fn snapshot_sandbox(init_pid: i32) -> Vec<ProcessSnapshot> {
         .collect()
 }
 
-/// What a descriptor's `/proc/PID/fd/N` link says it is: `socket`, `pipe`,
-/// `null`, `tty` or `file`.
-pub fn descriptor_kind(target: &str) -> &'static str {
+/// What a descriptor's `/proc/PID/fd/N` link says it is.
+pub fn descriptor_kind(target: &str) -> Stdio {
     if target.starts_with("socket:") {
-        "socket"
+        Stdio::Socket
     } else if target.starts_with("pipe:") {
-        "pipe"
+        Stdio::Pipe
     } else if target == "/dev/null" {
-        "null"
+        Stdio::Null
     } else if target.starts_with("/dev/pts/") || target.starts_with("/dev/tty") {
-        "tty"
+        Stdio::Tty
     } else {
-        "file"
+        Stdio::File
     }
 }
 
-/// What a process's standard descriptors are, 0 to 2: a
-/// [`descriptor_kind`], or `closed` (a shell whose stdin and stdout are
-/// sockets is a reverse shell's shape).
-pub fn stdio(pid: u32) -> Vec<&'static str> {
+/// What a process's standard descriptors are, 0 to 2 (a shell whose stdin
+/// and stdout are sockets is a reverse shell's shape).
+pub fn stdio(pid: u32) -> Vec<Stdio> {
     (0..3)
-        .map(|fd| link(format!("/proc/{pid}/fd/{fd}")).map_or("closed", |t| descriptor_kind(&t)))
+        .map(|fd| {
+            link(format!("/proc/{pid}/fd/{fd}")).map_or(Stdio::Closed, |t| descriptor_kind(&t))
+        })
         .collect()
 }
 
@@ -220,12 +221,12 @@ mod tests {
 
     #[test]
     fn descriptor_kinds() {
-        assert_eq!(descriptor_kind("socket:[123]"), "socket");
-        assert_eq!(descriptor_kind("pipe:[9]"), "pipe");
-        assert_eq!(descriptor_kind("/dev/null"), "null");
-        assert_eq!(descriptor_kind("/dev/pts/3"), "tty");
-        assert_eq!(descriptor_kind("/dev/tty"), "tty");
-        assert_eq!(descriptor_kind("/home/a/out.log"), "file");
+        assert_eq!(descriptor_kind("socket:[123]"), Stdio::Socket);
+        assert_eq!(descriptor_kind("pipe:[9]"), Stdio::Pipe);
+        assert_eq!(descriptor_kind("/dev/null"), Stdio::Null);
+        assert_eq!(descriptor_kind("/dev/pts/3"), Stdio::Tty);
+        assert_eq!(descriptor_kind("/dev/tty"), Stdio::Tty);
+        assert_eq!(descriptor_kind("/home/a/out.log"), Stdio::File);
     }
 
     #[test]
@@ -254,7 +255,7 @@ mod tests {
         }
         assert_eq!(found, vec![child.id()], "the child's argv[0] is {tag}");
         assert_eq!(argv(child.id()), vec![tag.clone(), "30".to_string()]);
-        assert_eq!(stdio(child.id())[0], "null");
+        assert_eq!(stdio(child.id())[0], Stdio::Null);
         assert!(cwd(child.id()).is_some());
         kill_pids(&found);
         let status = child.wait().expect("wait");

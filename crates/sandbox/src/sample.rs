@@ -3,10 +3,14 @@
 //! side. Telemetry for the audit trail and the detectors; the limits
 //! themselves are enforced by cgroups and rlimits.
 
+use corral_event::{ResourceSample, SampleProcess};
 use std::collections::HashMap;
 
 /// At most this many processes are read per sample.
 const MAX_PROCESSES: usize = 4096;
+/// Processes listed per `resource.sample` (the busiest by CPU); the totals
+/// count all.
+const SAMPLE_TOP: usize = 8;
 
 /// One process at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +50,48 @@ pub fn cpu_percent(
             (p.pid, 100.0 * used as f64 / elapsed_ms.max(1) as f64)
         })
         .collect()
+}
+
+/// The `resource.sample` event for two samples `elapsed_ms` apart: the
+/// whole sandbox as `now` has it, and its busiest processes (their I/O read
+/// now). `budget`: the sandbox's CPU budget in percent of one core (its
+/// `cpus` limit when `limited`, else all the machine's cores).
+pub fn resource_sample(
+    before: &[ProcSample],
+    now: &[ProcSample],
+    elapsed_ms: u64,
+    budget: f64,
+    limited: bool,
+) -> ResourceSample {
+    let pct = cpu_percent(before, now, elapsed_ms);
+    let mut procs: Vec<_> = now
+        .iter()
+        .map(|p| (pct.get(&p.pid).copied().unwrap_or(0.0), p))
+        .collect();
+    procs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let round = |v: f64| (v * 10.0).round() / 10.0;
+    ResourceSample {
+        cpu_budget_percent: budget,
+        cpu_limit_percent: limited.then_some(budget),
+        cpu_percent: round(procs.iter().map(|(c, _)| c).sum::<f64>()),
+        interval_ms: elapsed_ms,
+        processes: now.len() as u64,
+        rss_kib: now.iter().map(|p| p.rss_kib).sum(),
+        threads: now.iter().map(|p| p.threads).sum(),
+        top: procs
+            .iter()
+            .take(SAMPLE_TOP)
+            .map(|(cpu, p)| SampleProcess {
+                comm: p.comm.clone(),
+                cpu_ms: p.cpu_ms,
+                cpu_percent: round(*cpu),
+                io_kib: io_bytes(p.pid).map(|b| b / 1024),
+                pid: p.pid,
+                rss_kib: p.rss_kib,
+                threads: p.threads,
+            })
+            .collect(),
+    }
 }
 
 fn clock_ticks() -> u64 {
@@ -182,5 +228,41 @@ mod tests {
         assert_eq!(s.pid, me);
         assert!(s.threads >= 1);
         assert_eq!(ppid(me), Some(std::os::unix::process::parent_id()));
+    }
+
+    #[test]
+    fn a_resource_sample_is_the_details_made_by_hand() {
+        let proc = |pid: u32, cpu_ms: u64| ProcSample {
+            pid,
+            comm: format!("p{pid}"),
+            cpu_ms,
+            rss_kib: 100 + u64::from(pid),
+            threads: 2,
+        };
+        // Pids past pid_max: no /proc/PID/io, so `io_kib` is null.
+        let before = [proc(4_194_305, 10), proc(4_194_306, 0)];
+        let now = [proc(4_194_305, 30), proc(4_194_306, 70), proc(4_194_307, 1)];
+        let sample = resource_sample(&before, &now, 300, 200.0, false);
+        // As the cli built it by hand, nulls dropped at the top level only.
+        let expected = serde_json::json!({
+            "interval_ms": 300, "processes": 3, "threads": 6, "cpu_percent": 30.3,
+            "rss_kib": 12_583_218, "cpu_budget_percent": 200.0,
+            "top": [
+                {"pid": 4_194_306, "comm": "p4194306", "cpu_percent": 23.3, "cpu_ms": 70,
+                 "rss_kib": 4_194_406, "threads": 2, "io_kib": null},
+                {"pid": 4_194_305, "comm": "p4194305", "cpu_percent": 6.7, "cpu_ms": 30,
+                 "rss_kib": 4_194_405, "threads": 2, "io_kib": null},
+                {"pid": 4_194_307, "comm": "p4194307", "cpu_percent": 0.3, "cpu_ms": 1,
+                 "rss_kib": 4_194_407, "threads": 2, "io_kib": null},
+            ],
+        });
+        let (kind, details) = corral_event::Event::from(sample).into_details();
+        assert_eq!(kind, "resource.sample");
+        assert_eq!(
+            serde_json::Value::Object(details).to_string(),
+            expected.to_string()
+        );
+        let limited = resource_sample(&before, &now, 300, 150.0, true);
+        assert_eq!(limited.cpu_limit_percent, Some(150.0));
     }
 }

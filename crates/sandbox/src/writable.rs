@@ -2,7 +2,7 @@
 //! monitor's `file.write` events, the refusals' explanations, and the check
 //! that an audit trail is out of the command's reach.
 
-use crate::plan::{MountOp, Plan};
+use crate::plan::{MountOp, SandboxPlan};
 use std::path::{Path, PathBuf};
 
 /// Which paths the sandbox can write, from its mount plan: the deepest
@@ -18,7 +18,7 @@ pub struct WritableMap {
 
 impl WritableMap {
     /// The map of `plan`'s mounts.
-    pub fn new(plan: &Plan) -> WritableMap {
+    pub fn new(plan: &SandboxPlan) -> WritableMap {
         WritableMap::from_mounts(&plan.fs.mounts)
     }
 
@@ -78,7 +78,7 @@ impl WritableMap {
 
 /// The host paths the sandbox can write: the sources of its writable binds
 /// (its private tmpfs mounts are not on the host).
-pub fn host_writable(plan: &Plan) -> Vec<PathBuf> {
+pub fn host_writable(plan: &SandboxPlan) -> Vec<PathBuf> {
     plan.fs
         .mounts
         .iter()

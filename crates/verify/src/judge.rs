@@ -12,6 +12,7 @@ pub use program::{layer_of_errno, parse_program, Observed, Program, Step};
 pub use trail::{read_trail, FindingSeen, ScenarioTrail};
 
 use crate::suite::{Rule, Scenario};
+use corral_event::{Outcome, Response};
 use serde_json::Value;
 
 /// Everything known about one run of a program.
@@ -41,20 +42,25 @@ impl Run {
                 return Some(f);
             }
         }
-        self.trail
-            .findings
-            .iter()
-            .find(|f| matches!(f.response.as_str(), "kill" | "freeze" | "deny"))
+        self.trail.findings.iter().find(|f| {
+            matches!(
+                f.response,
+                Response::Kill | Response::Freeze | Response::Deny
+            )
+        })
     }
 
     fn alerting_finding(&self) -> Option<&FindingSeen> {
-        self.trail.findings.iter().find(|f| f.response != "log")
+        self.trail
+            .findings
+            .iter()
+            .find(|f| f.response != Response::Log)
     }
 
     /// The run ended because of a finding.
     fn killed(&self) -> bool {
         self.trail.kill.is_some()
-            || self.trail.outcome.as_deref() == Some("killed") && self.exit_code == Some(123)
+            || self.trail.outcome == Some(Outcome::Killed) && self.exit_code == Some(123)
     }
 }
 
@@ -182,9 +188,13 @@ pub fn judge(sc: &Scenario, attack: &Run, twin: &Run, detect_enabled: bool) -> J
         (ms * 10.0).round() / 10.0
     });
     let response = match (response_finding, prevented) {
-        (Some(f), _) => Some(f.response.clone()),
+        (Some(f), _) => Some(f.response.as_str().to_owned()),
         (None, true) => Some("refused".to_owned()),
-        (None, false) => attack.trail.findings.first().map(|f| f.response.clone()),
+        (None, false) => attack
+            .trail
+            .findings
+            .first()
+            .map(|f| f.response.as_str().to_owned()),
     };
     if !detected.is_empty()
         && !sc.expect.is_empty()
@@ -326,7 +336,7 @@ fn judge_twin(twin: &Run) -> TwinVerdict {
         .trail
         .findings
         .iter()
-        .filter(|f| f.response != "log")
+        .filter(|f| f.response != Response::Log)
         .collect();
     let why = if twin.killed() {
         Some(format!(
@@ -345,7 +355,7 @@ fn judge_twin(twin: &Run) -> TwinVerdict {
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
-    } else if twin.trail.outcome.as_deref() == Some("flagged") {
+    } else if twin.trail.outcome == Some(Outcome::Flagged) {
         Some("the twin's verdict is flagged (a critical event)".to_owned())
     } else {
         None
@@ -423,7 +433,54 @@ mod tests {
     use super::program::PREFIX;
     use super::*;
     use crate::suite::SUITE;
+    use corral_event::{Event, Finding, ResponseKill, Severity, SysDenied, Verdict};
     use serde_json::json;
+
+    /// A trail line of `event` (its envelope reduced to `ts`, when given).
+    fn event(ts: Option<&str>, event: impl Into<Event>) -> Value {
+        let (kind, mut details) = event.into().into_details();
+        details.insert("kind".into(), kind.into());
+        if let Some(ts) = ts {
+            details.insert("ts".into(), ts.into());
+        }
+        Value::Object(details)
+    }
+
+    /// A finding recorded at `ts`.
+    fn finding(ts: &str, id: &str, severity: Severity, response: Response) -> Value {
+        event(
+            Some(ts),
+            Finding {
+                evidence: Vec::new(),
+                explanation: "e".into(),
+                id: id.into(),
+                pid: None,
+                response,
+                severity,
+                technique: "T1496".into(),
+            },
+        )
+    }
+
+    /// The verdict of a build with detectors.
+    fn verdict(outcome: Outcome, findings: &[&str]) -> Value {
+        event(
+            None,
+            Verdict {
+                denied: 0,
+                ended_by: None,
+                exit_code: Some(0),
+                findings: findings.iter().map(|f| (*f).to_owned()).collect(),
+                killed: outcome == Outcome::Killed,
+                layers: "seccomp".into(),
+                outcome,
+                response_ms: None,
+                severity: None,
+                events: Some(3),
+                dropped: Some(0),
+            },
+        )
+    }
 
     fn scenario(id: &str) -> &'static Scenario {
         SUITE.iter().find(|s| s.id == id).expect("scenario")
@@ -455,7 +512,7 @@ mod tests {
     fn clean_twin() -> Run {
         Run {
             program: program(&[line("benign", "done", json!({}))], true),
-            trail: read_trail(&[json!({"kind": "verdict", "outcome": "clean", "findings": []})]),
+            trail: read_trail(&[verdict(Outcome::Clean, &[])]),
             exit_code: Some(0),
             ..Run::default()
         }
@@ -479,9 +536,17 @@ mod tests {
                 ],
                 true,
             ),
-            trail: trail(vec![
-                json!({"kind": "sys.denied", "syscall": "ptrace", "reason": "r", "pid": 7}),
-            ]),
+            trail: trail(vec![event(
+                None,
+                SysDenied {
+                    args: vec![0; 6],
+                    consistent: None,
+                    errno: "EPERM".into(),
+                    pid: 7,
+                    reason: "r".into(),
+                    syscall: "ptrace".into(),
+                },
+            )]),
             exit_code: Some(0),
             ..Run::default()
         };
@@ -503,10 +568,12 @@ mod tests {
     fn a_breach_fails_prevent_even_when_detected() {
         let attack = Run {
             program: program(&[line("read ~/.aws/credentials", "done", json!({}))], true),
-            trail: trail(vec![
-                json!({"kind": "finding", "id": "x.y", "response": "alert",
-                                     "ts": "1970-01-01T00:01:40Z", "explanation": "e"}),
-            ]),
+            trail: trail(vec![finding(
+                "1970-01-01T00:01:40Z",
+                "x.y",
+                Severity::High,
+                Response::Alert,
+            )]),
             exit_code: Some(0),
             ..Run::default()
         };
@@ -533,12 +600,22 @@ mod tests {
                 false,
             ),
             trail: trail(vec![
-                json!({"kind": "finding", "id": "miner.cpu", "severity": "critical",
-                       "technique": "T1496", "explanation": "a miner", "response": "kill",
-                       "ts": "1970-01-01T00:01:45.2Z"}),
-                json!({"kind": "response.kill", "finding": "miner.cpu", "response": "kill",
-                       "latency_ms": 0.8}),
-                json!({"kind": "verdict", "outcome": "killed", "findings": ["miner.cpu"]}),
+                finding(
+                    "1970-01-01T00:01:45.2Z",
+                    "miner.cpu",
+                    Severity::Critical,
+                    Response::Kill,
+                ),
+                event(
+                    None,
+                    ResponseKill {
+                        finding: "miner.cpu".into(),
+                        frozen: false,
+                        latency_ms: 0.8,
+                        response: Response::Kill,
+                    },
+                ),
+                verdict(Outcome::Killed, &["miner.cpu"]),
             ]),
             exit_code: Some(123),
             ..Run::default()
@@ -578,9 +655,13 @@ mod tests {
         };
         let mut twin = clean_twin();
         twin.trail = trail(vec![
-            json!({"kind": "finding", "id": "persist.git_hook", "response": "alert",
-                   "ts": "1970-01-01T00:01:40Z", "explanation": "e"}),
-            json!({"kind": "verdict", "outcome": "flagged", "findings": ["persist.git_hook"]}),
+            finding(
+                "1970-01-01T00:01:40Z",
+                "persist.git_hook",
+                Severity::High,
+                Response::Alert,
+            ),
+            verdict(Outcome::Flagged, &["persist.git_hook"]),
         ]);
         let j = judge(scenario("persistence"), &attack, &twin, true);
         assert_eq!(j.status, Status::Fail);
@@ -592,9 +673,13 @@ mod tests {
         );
         // A log-only finding is not one.
         twin.trail = trail(vec![
-            json!({"kind": "finding", "id": "baseline.exec", "response": "log",
-                   "ts": "1970-01-01T00:01:40Z", "explanation": "e"}),
-            json!({"kind": "verdict", "outcome": "clean", "findings": ["baseline.exec"]}),
+            finding(
+                "1970-01-01T00:01:40Z",
+                "baseline.exec",
+                Severity::Low,
+                Response::Log,
+            ),
+            verdict(Outcome::Clean, &["baseline.exec"]),
         ]);
         let j = judge(scenario("persistence"), &attack, &twin, true);
         assert_eq!(j.status, Status::Pass, "{j:?}");

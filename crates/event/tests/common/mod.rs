@@ -36,7 +36,8 @@ pub fn write_line(seq: u64, kind: &str, details: Value, trailer: &[(&str, Value)
     out
 }
 
-/// The monitor sink's finishing touches (`trail::monitor_sink`): nulls
+/// The monitor sink's finishing touches, as the cli's `trail::monitor_sink`
+/// made them by hand (now `corral_sandbox::seccomp::events`): nulls
 /// dropped, `pid` added, `consistent: false` when it was not.
 pub fn monitor(mut details: Value, pid: u32, consistent: bool) -> Value {
     if let Value::Object(map) = &mut details {

@@ -1,17 +1,17 @@
 //! Control groups: memory, pids and cpu limits for one run, plus a freezer
 //! and a reliable "kill everything" for responses and teardown.
 //!
-//! [`detect`] decides from kernel facts which hierarchy is usable,
+//! [`probe`] decides from kernel facts which hierarchy is usable,
 //! [`create`] makes `corral/<run_id>` with the plan's limits, and the
 //! returned [`Cgroup`] adds processes, freezes, counts OOM kills and
 //! removes itself (also on drop).
 
 mod create;
-mod detect;
 mod ops;
+mod probe;
 
 pub use create::create;
-pub use detect::{detect, detect_with, Facts};
+pub use probe::{probe, probe_with, Facts};
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -108,7 +108,7 @@ fn read_trim(path: &Path) -> String {
 
 /// The cgroup support to test with, or why to skip.
 fn usable() -> Result<CgroupSupport, String> {
-    match detect() {
+    match probe() {
         CgroupSupport::Unavailable { reason, .. } => Err(format!(
             "no writable cgroup ({reason}); run as root or in a delegated scope (systemd-run --user --scope -p Delegate=yes)"
         )),
@@ -223,7 +223,7 @@ fn real_cgroup_enforces_limits_and_cleans_up() {
 /// this machine's empty unified hierarchy too.
 #[test]
 fn real_cgroup_v2_freeze_and_kill() {
-    let support = match detect() {
+    let support = match probe() {
         s @ CgroupSupport::V2 { .. } => s,
         _ if nix::unistd::geteuid().is_root() => {
             // Hybrid machines: the (controller-less) unified root still

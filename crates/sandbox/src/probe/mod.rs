@@ -105,7 +105,7 @@ impl Probe {
                     "use Linux >= 3.5",
                 ),
             },
-            cgroup: cgroup::detect(),
+            cgroup: cgroup::probe(),
             pid_namespace: pid,
             net_namespace: net,
             ipc_namespace: ipc,

@@ -23,7 +23,7 @@
 
 mod bpf;
 mod codegen;
-pub mod decode;
+pub mod events;
 pub mod monitor;
 mod table;
 #[cfg(test)]
@@ -36,7 +36,7 @@ use nix::errno::Errno;
 use crate::plan::SeccompPlan;
 use codegen::Entry;
 pub use table::{
-    rule_for, rules, watch_for, watches, Action, ArgCmp, Args, Cmp, Rule, Watch, When,
+    rule_for, rules, watch_for, watches, Action, ArgCmp, Args, Cmp, Rule, WatchedSyscall, When,
 };
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]

@@ -97,27 +97,7 @@ pub enum Call {
     },
 }
 
-/// What a write-intent file call does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileOp {
-    Open,
-    Create,
-    Truncate,
-    Rename,
-    Unlink,
-}
-
-impl FileOp {
-    pub fn name(self) -> &'static str {
-        match self {
-            FileOp::Open => "open",
-            FileOp::Create => "create",
-            FileOp::Truncate => "truncate",
-            FileOp::Rename => "rename",
-            FileOp::Unlink => "unlink",
-        }
-    }
-}
+pub use corral_event::FileOp;
 
 /// One observation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -352,22 +352,22 @@ static RULES: &[Rule] = &[
 /// through. `when` narrows it on the registers, so that uninteresting calls
 /// (an `openat` for reading) stay in the kernel at full speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Watch {
+pub struct WatchedSyscall {
     pub name: &'static str,
     pub nr: Option<i64>,
     pub when: Args,
 }
 
-impl Watch {
-    const fn on(sys: (&'static str, Option<i64>, Option<&'static str>)) -> Watch {
-        Watch {
+impl WatchedSyscall {
+    const fn on(sys: (&'static str, Option<i64>, Option<&'static str>)) -> WatchedSyscall {
+        WatchedSyscall {
             name: sys.0,
             nr: sys.1,
             when: Args::Any,
         }
     }
-    const fn when(self, any_of: &'static [&'static [ArgCmp]]) -> Watch {
-        Watch {
+    const fn when(self, any_of: &'static [&'static [ArgCmp]]) -> WatchedSyscall {
+        WatchedSyscall {
             when: Args::AnyOf(any_of),
             ..self
         }
@@ -409,36 +409,36 @@ const SENDTO_WITH_ADDRESS: &[&[ArgCmp]] = &[&[ne(4, 0)]];
 /// sent to the supervisor when either matches; the supervisor applies
 /// the deny rule first, on the same registers the filter saw.
 #[rustfmt::skip]
-const WATCHES: &[Watch] = &[
-    Watch::on(sys!(SYS_execve)),
-    Watch::on(sys!(SYS_execveat)),
-    Watch::on(sys!(SYS_exit_group)),
-    Watch::on(sys!(SYS_connect)),
-    Watch::on(sys!(SYS_bind)),
-    Watch::on(sys!(SYS_listen)),
-    Watch::on(sys!(SYS_sendto)).when(SENDTO_WITH_ADDRESS),
-    Watch::on(sys!(SYS_socket)).when(UNUSUAL_FAMILY),
-    Watch::on(sys!(SYS_open, only_on = "x86_64")).when(WRITE_INTENT_1),
-    Watch::on(sys!(SYS_openat)).when(WRITE_INTENT_2),
-    Watch::on(sys!(SYS_creat, only_on = "x86_64")),
-    Watch::on(sys!(SYS_truncate)),
-    Watch::on(sys!(SYS_ftruncate)),
-    Watch::on(sys!(SYS_rename, only_on = "x86_64")),
-    Watch::on(sys!(SYS_renameat)),
-    Watch::on(sys!(SYS_renameat2)),
-    Watch::on(sys!(SYS_unlink, only_on = "x86_64")),
-    Watch::on(sys!(SYS_unlinkat)),
-    Watch::on(sys!(SYS_rmdir, only_on = "x86_64")),
+const WATCHES: &[WatchedSyscall] = &[
+    WatchedSyscall::on(sys!(SYS_execve)),
+    WatchedSyscall::on(sys!(SYS_execveat)),
+    WatchedSyscall::on(sys!(SYS_exit_group)),
+    WatchedSyscall::on(sys!(SYS_connect)),
+    WatchedSyscall::on(sys!(SYS_bind)),
+    WatchedSyscall::on(sys!(SYS_listen)),
+    WatchedSyscall::on(sys!(SYS_sendto)).when(SENDTO_WITH_ADDRESS),
+    WatchedSyscall::on(sys!(SYS_socket)).when(UNUSUAL_FAMILY),
+    WatchedSyscall::on(sys!(SYS_open, only_on = "x86_64")).when(WRITE_INTENT_1),
+    WatchedSyscall::on(sys!(SYS_openat)).when(WRITE_INTENT_2),
+    WatchedSyscall::on(sys!(SYS_creat, only_on = "x86_64")),
+    WatchedSyscall::on(sys!(SYS_truncate)),
+    WatchedSyscall::on(sys!(SYS_ftruncate)),
+    WatchedSyscall::on(sys!(SYS_rename, only_on = "x86_64")),
+    WatchedSyscall::on(sys!(SYS_renameat)),
+    WatchedSyscall::on(sys!(SYS_renameat2)),
+    WatchedSyscall::on(sys!(SYS_unlink, only_on = "x86_64")),
+    WatchedSyscall::on(sys!(SYS_unlinkat)),
+    WatchedSyscall::on(sys!(SYS_rmdir, only_on = "x86_64")),
 ];
 
 /// The calls the monitor watches (those that exist on this architecture
 /// have `nr`).
-pub fn watches() -> &'static [Watch] {
+pub fn watches() -> &'static [WatchedSyscall] {
     WATCHES
 }
 
 /// The watch for syscall number `nr`, if any.
-pub fn watch_for(nr: i64) -> Option<&'static Watch> {
+pub fn watch_for(nr: i64) -> Option<&'static WatchedSyscall> {
     WATCHES.iter().find(|w| w.nr == Some(nr))
 }
 

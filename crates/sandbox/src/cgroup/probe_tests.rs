@@ -39,14 +39,14 @@ impl Tree {
             .file(&format!("{rel}/cgroup.procs"), procs)
     }
 
-    fn detect(
+    fn probe(
         &self,
         mountinfo: &str,
         self_cgroup: &str,
         euid: u32,
         writable: &dyn Fn(&Path) -> bool,
     ) -> CgroupSupport {
-        detect_with(&Facts {
+        probe_with(&Facts {
             mountinfo,
             self_cgroup,
             fs_root: &self.0,
@@ -85,7 +85,7 @@ fn v2_root_cgroup_is_the_base() {
     )
     .file("/sys/fs/cgroup/cgroup.subtree_control", "")
     .file("/sys/fs/cgroup/cgroup.procs", "1\n42\n");
-    let got = t.detect(V2_MOUNT, "0::/\n", 0, &yes);
+    let got = t.probe(V2_MOUNT, "0::/\n", 0, &yes);
     assert_eq!(
         got,
         CgroupSupport::V2 {
@@ -110,7 +110,7 @@ fn v2_root_user_in_a_session_uses_the_parent_slice() {
         "",
         "4242\n",
     );
-    let got = t.detect(
+    let got = t.probe(
         V2_MOUNT,
         "0::/user.slice/user-0.slice/session-3.scope\n",
         0,
@@ -145,7 +145,7 @@ fn v2_delegated_user_scope_uses_its_writable_parent() {
     let delegated = t.path(service);
     let writable = move |p: &Path| p.starts_with(&delegated);
     let self_cgroup = "0::/user.slice/user-1000.slice/user@1000.service/app.slice/run-r1.scope\n";
-    let got = t.detect(V2_MOUNT, self_cgroup, 1000, &writable);
+    let got = t.probe(V2_MOUNT, self_cgroup, 1000, &writable);
     let dir = t.path(&format!("{service}/app.slice"));
     assert_eq!(
         got,
@@ -171,7 +171,7 @@ fn v2_unprivileged_login_session_is_unavailable_with_a_fix() {
         "",
         "99\n",
     );
-    let got = t.detect(
+    let got = t.probe(
         V2_MOUNT,
         "0::/user.slice/user-1000.slice/session-2.scope\n",
         1000,
@@ -199,7 +199,7 @@ fn v2_parent_with_processes_cannot_enable_controllers() {
     // refuse "+memory" (no-internal-process rule).
     t.v2_cgroup("/sys/fs/cgroup/a", "cpu memory pids", "", "12\n")
         .v2_cgroup("/sys/fs/cgroup/a/b", "", "", "13\n");
-    let got = t.detect(V2_MOUNT, "0::/a/b\n", 0, &yes);
+    let got = t.probe(V2_MOUNT, "0::/a/b\n", 0, &yes);
     let CgroupSupport::Unavailable { reason, .. } = got else {
         panic!("expected unavailable, got {got:?}")
     };
@@ -214,7 +214,7 @@ fn v2_only_already_enabled_controllers_count_when_parent_is_busy() {
     let t = Tree::new("v2partial");
     t.v2_cgroup("/sys/fs/cgroup/a", "cpu memory pids", "pids", "12\n")
         .v2_cgroup("/sys/fs/cgroup/a/b", "pids", "", "13\n");
-    let got = t.detect(V2_MOUNT, "0::/a/b\n", 0, &yes);
+    let got = t.probe(V2_MOUNT, "0::/a/b\n", 0, &yes);
     assert_eq!(
         got,
         CgroupSupport::V2 {
@@ -228,7 +228,7 @@ fn v2_only_already_enabled_controllers_count_when_parent_is_busy() {
 fn v2_cgroup_namespace_top_is_unavailable() {
     let t = Tree::new("v2ns");
     t.v2_cgroup("/sys/fs/cgroup", "cpu memory pids", "", "1\n");
-    let got = t.detect(V2_MOUNT, "0::/\n", 0, &yes);
+    let got = t.probe(V2_MOUNT, "0::/\n", 0, &yes);
     let CgroupSupport::Unavailable { reason, fix } = got else {
         panic!("expected unavailable, got {got:?}")
     };
@@ -251,7 +251,7 @@ fn hybrid_tree(name: &str) -> Tree {
 #[test]
 fn hybrid_root_uses_v1_inside_our_own_cgroups() {
     let t = hybrid_tree("hybrid");
-    let got = t.detect(HYBRID, HYBRID_SELF, 0, &yes);
+    let got = t.probe(HYBRID, HYBRID_SELF, 0, &yes);
     let expected = CgroupSupport::V1 {
         memory: Some(t.path("/sys/fs/cgroup/memory/process_api/af66")),
         pids: Some(t.path("/sys/fs/cgroup/pids")),
@@ -265,7 +265,7 @@ fn hybrid_root_uses_v1_inside_our_own_cgroups() {
 #[test]
 fn hybrid_unprivileged_is_unavailable_naming_each_controller() {
     let t = hybrid_tree("hybriduser");
-    let got = t.detect(HYBRID, HYBRID_SELF, 1000, &|_| false);
+    let got = t.probe(HYBRID, HYBRID_SELF, 1000, &|_| false);
     let CgroupSupport::Unavailable { reason, fix } = got else {
         panic!("expected unavailable, got {got:?}")
     };
@@ -292,7 +292,7 @@ fn v1_comounted_controllers_and_escaped_mount_points() {
     let mountinfo = "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
 39 31 0:36 / /sys/fs/cgroup/my\\040pids rw - cgroup cgroup rw,pids
 ";
-    let got = t.detect(mountinfo, "3:cpu,cpuacct:/user\n2:pids:/user\n", 0, &yes);
+    let got = t.probe(mountinfo, "3:cpu,cpuacct:/user\n2:pids:/user\n", 0, &yes);
     let expected = CgroupSupport::V1 {
         memory: None,
         pids: Some(t.path("/sys/fs/cgroup/my pids/user")),
@@ -308,7 +308,7 @@ fn bind_mounted_subtree_strips_the_mount_root() {
     t.v2_cgroup("/cg/parent", "memory pids", "memory pids", "")
         .v2_cgroup("/cg/parent/me", "", "", "5\n");
     let mountinfo = "50 1 0:30 /outer /cg rw - cgroup2 cgroup2 rw\n";
-    let got = t.detect(mountinfo, "0::/outer/parent/me\n", 0, &yes);
+    let got = t.probe(mountinfo, "0::/outer/parent/me\n", 0, &yes);
     assert_eq!(
         got,
         CgroupSupport::V2 {

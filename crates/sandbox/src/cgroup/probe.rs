@@ -1,12 +1,12 @@
 //! Which cgroup hierarchy corral can use, decided from injected facts: the
 //! mount table, `/proc/self/cgroup`, a filesystem root (a temp dir in unit
-//! tests) and a writability check. Detection only reads; it never creates.
+//! tests) and a writability check. The probe only reads; it never creates.
 
 use super::{CgroupSupport, Controller, FIX_PRIVILEGE};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The kernel facts cgroup detection needs, injectable for tests.
+/// The kernel facts the cgroup probe needs, injectable for tests.
 pub struct Facts<'a> {
     /// The text of `/proc/self/mountinfo`.
     pub mountinfo: &'a str,
@@ -20,7 +20,7 @@ pub struct Facts<'a> {
     pub writable: &'a dyn Fn(&Path) -> bool,
 }
 
-/// One line of mountinfo, only the fields detection needs.
+/// One line of mountinfo, only the fields the probe needs.
 #[derive(Debug)]
 struct Mount {
     root: String,
@@ -118,7 +118,7 @@ fn read_words(path: &Path) -> Vec<String> {
 
 /// Cgroup v2: the base under which `corral/<run_id>` goes, and the
 /// controllers usable there; or why there is none.
-fn detect_v2(
+fn probe_v2(
     facts: &Facts<'_>,
     mounts: &[Mount],
     path: Option<&str>,
@@ -191,7 +191,7 @@ fn detect_v2(
 
 /// Cgroup v1: our own cgroup directory in each controller's hierarchy,
 /// when it is mounted and writable; the reasons for the missing ones.
-fn detect_v1(
+fn probe_v1(
     facts: &Facts<'_>,
     mounts: &[Mount],
     lines: &[(Vec<String>, String)],
@@ -229,11 +229,11 @@ fn detect_v1(
 
 /// Decides which cgroup hierarchy to use. Prefers whichever offers more of
 /// memory, pids and cpu; v2 on a tie.
-pub fn detect_with(facts: &Facts<'_>) -> CgroupSupport {
+pub fn probe_with(facts: &Facts<'_>) -> CgroupSupport {
     let mounts = parse_mountinfo(facts.mountinfo);
     let (v2_path, v1_lines) = parse_self_cgroup(facts.self_cgroup);
-    let v2 = detect_v2(facts, &mounts, v2_path.as_deref());
-    let (v1, v1_why) = detect_v1(facts, &mounts, &v1_lines);
+    let v2 = probe_v2(facts, &mounts, v2_path.as_deref());
+    let (v1, v1_why) = probe_v1(facts, &mounts, &v1_lines);
     let v1_count = v1.controllers().len();
     match v2 {
         Ok(v2) if v2.controllers().len() >= v1_count => v2,
@@ -258,9 +258,9 @@ pub fn detect_with(facts: &Facts<'_>) -> CgroupSupport {
     }
 }
 
-/// Detects from the running system: `/proc/self/mountinfo`,
+/// Probes the running system: `/proc/self/mountinfo`,
 /// `/proc/self/cgroup`, the effective uid and `access(W_OK)`.
-pub fn detect() -> CgroupSupport {
+pub fn probe() -> CgroupSupport {
     let read = |p: &str| fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"));
     let (mountinfo, self_cgroup) = match (read("/proc/self/mountinfo"), read("/proc/self/cgroup")) {
         (Ok(m), Ok(c)) => (m, c),
@@ -272,7 +272,7 @@ pub fn detect() -> CgroupSupport {
         }
     };
     let writable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
-    detect_with(&Facts {
+    probe_with(&Facts {
         mountinfo: &mountinfo,
         self_cgroup: &self_cgroup,
         fs_root: Path::new("/"),
@@ -282,5 +282,5 @@ pub fn detect() -> CgroupSupport {
 }
 
 #[cfg(test)]
-#[path = "detect_tests.rs"]
+#[path = "probe_tests.rs"]
 mod tests;
