@@ -301,7 +301,7 @@ impl Guard {
             Event::SysDenied(d) => format!("corral: refused {}: {}", d.syscall, d.reason),
             Event::FileWrite(w) if !w.writable => format!(
                 "corral: refused {} of {}: it is outside the paths this sandbox may write ({})",
-                file_op_name(w.op),
+                w.op.as_str(),
                 corral_policy::printable(w.path.as_deref().unwrap_or("?")),
                 self.writable_hint
             ),
@@ -394,16 +394,6 @@ fn refused(event: &Event) -> bool {
                 || details.get("writable") == Some(&Value::Bool(false))
         }
         _ => false,
-    }
-}
-
-fn file_op_name(op: corral_event::FileOp) -> &'static str {
-    match op {
-        corral_event::FileOp::Open => "open",
-        corral_event::FileOp::Create => "create",
-        corral_event::FileOp::Truncate => "truncate",
-        corral_event::FileOp::Rename => "rename",
-        corral_event::FileOp::Unlink => "unlink",
     }
 }
 
