@@ -44,6 +44,8 @@
 //! - `run.start`, `run.exit`, `verdict`, `audit.dropped`, `finding`: corral's
 //!   own, ignored by detectors.
 
+#![forbid(unsafe_code)]
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::time::Duration;

@@ -5,6 +5,8 @@
 //! [`Policy::to_toml`]; the egress proxy compiles the `[network]` section
 //! with [`net::NetPolicy::compile`].
 
+#![forbid(unsafe_code)]
+
 mod brief;
 mod detect;
 mod error;
