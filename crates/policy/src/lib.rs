@@ -26,6 +26,6 @@ pub use detect::*;
 pub use error::{Location, PolicyError};
 pub use merge::{effective, Overrides};
 pub use model::*;
-pub use profiles::{profile, DEFAULT_PROFILE, PROFILE_NAMES};
+pub use profiles::{profile, DEFAULT_PROFILE, PROFILE_NAMES, SHELL_RC_FILES};
 pub use text::printable;
 pub use units::UnitError;

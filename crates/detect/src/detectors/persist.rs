@@ -5,24 +5,6 @@
 use super::{base, hit, pid_subject, q, under, Ev, Exec, Hit};
 use crate::{Context, Severity};
 
-/// Shell startup files, by name.
-const RC_FILES: &[&str] = &[
-    ".bashrc",
-    ".bash_profile",
-    ".bash_login",
-    ".bash_logout",
-    ".profile",
-    ".zshrc",
-    ".zprofile",
-    ".zshenv",
-    ".zlogin",
-    ".zlogout",
-    ".kshrc",
-    ".mkshrc",
-    ".cshrc",
-    ".tcshrc",
-];
-
 /// What a written path is, as persistence: (id, severity, technique, what).
 type Class = (&'static str, Severity, &'static str, &'static str);
 
@@ -114,7 +96,7 @@ fn classify(path: &str, context: &Context) -> Option<Class> {
             return Some(GIT_HOOK);
         }
     }
-    if RC_FILES.contains(&name) && outside_project(path, context) {
+    if corral_policy::SHELL_RC_FILES.contains(&name) && outside_project(path, context) {
         return Some(SHELL_RC);
     }
     if path.contains("/.config/fish/")
