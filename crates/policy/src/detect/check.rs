@@ -239,6 +239,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_key_error_lists_every_family() {
+        for family in crate::detect::FAMILIES {
+            assert!(
+                DETECTOR_KEY_EXPECTED.contains(&format!(" {family},"))
+                    || DETECTOR_KEY_EXPECTED.contains(&format!(" {family})")),
+                "{family}"
+            );
+        }
+    }
+
+    #[test]
     fn connect_patterns_use_network_syntax() {
         use crate::net::Dest;
         let e = connect_pattern("*.pastebin.com:443").unwrap();

@@ -46,7 +46,7 @@ mod severity;
 mod thresholds;
 mod webhook;
 
-pub use catalogue::DETECTOR_IDS;
+pub use catalogue::{Detector, EscapeSyscall, DETECTORS, DETECTOR_IDS, ESCAPE_SYSCALLS, FAMILIES};
 pub(crate) use check::check;
 pub use check::connect_pattern;
 pub use glob::{Glob, GlobMode};
