@@ -131,15 +131,11 @@ impl Watch {
 
     fn observe(&self, kind: &str, details: &Map<String, Value>) -> Vec<(Finding, Instant)> {
         self.explain(kind, details);
-        let event = Event {
-            at: self.start.elapsed(),
-            kind,
-            details,
-        };
+        let (at, event) = (self.start.elapsed(), Event::from_details(kind, details));
         let seen = Instant::now();
         let found = match self.engine.lock() {
-            Ok(mut engine) => engine.observe(&event),
-            Err(poisoned) => poisoned.into_inner().observe(&event),
+            Ok(mut engine) => engine.observe(at, &event),
+            Err(poisoned) => poisoned.into_inner().observe(at, &event),
         };
         found.into_iter().map(|f| (f, seen)).collect()
     }

@@ -97,9 +97,10 @@
 //! flagging every ordinary wobble. Edit the peaks to move the thresholds.
 
 use crate::{Context, Event, Evidence, Finding, OwnedEvent, Response, Severity};
-use serde_json::{Map, Value};
+use corral_event::{Decision, FileWrite, ProcExec, SampleProcess};
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::Duration;
 
 mod file;
 mod pattern;
@@ -150,35 +151,31 @@ impl Baseline {
             let ws = run_workspace(run);
             let ws = ws.as_deref();
             for ev in run {
-                let d = &ev.details;
-                match ev.kind.as_str() {
-                    "proc.exec" => {
-                        if let Some(path) = exec_path(d) {
+                match &ev.event {
+                    Event::ProcExec(exec) => {
+                        if let Some(path) = exec_path(exec) {
                             b.execs.insert(exec_pattern(&path, ws));
                         }
                     }
-                    "net.connect" | "sock.connect" => {
-                        if let Some(endpoint) = endpoint(&ev.kind, d) {
+                    Event::NetConnect(_) | Event::SockConnect(_) => {
+                        if let Some(endpoint) = endpoint(&ev.event) {
                             b.endpoints.insert(endpoint_pattern(&endpoint));
                         }
                     }
-                    "file.write" if refused(d) => {}
-                    "file.write" => {
-                        for path in write_paths(d) {
-                            b.writes.insert(write_location(&path, ws));
+                    Event::FileWrite(w) if !w.writable => {}
+                    Event::FileWrite(w) => {
+                        for path in write_paths(w) {
+                            b.writes.insert(write_location(path, ws));
                         }
                     }
-                    "resource.sample" => {
+                    Event::ResourceSample(sample) => {
                         let env = &mut b.envelope;
-                        if let Some(cpu) = d.get("cpu_percent").and_then(Value::as_f64) {
-                            env.cpu_percent = Some(env.cpu_percent.map_or(cpu, |p| p.max(cpu)));
-                        }
-                        if let Some(rss) = d.get("rss_kib").and_then(Value::as_u64) {
-                            env.rss_kib = Some(env.rss_kib.map_or(rss, |p| p.max(rss)));
-                        }
-                        if let Some(n) = d.get("processes").and_then(Value::as_u64) {
-                            env.processes = Some(env.processes.map_or(n, |p| p.max(n)));
-                        }
+                        let cpu = sample.cpu_percent;
+                        env.cpu_percent = Some(env.cpu_percent.map_or(cpu, |p| p.max(cpu)));
+                        let rss = sample.rss_kib;
+                        env.rss_kib = Some(env.rss_kib.map_or(rss, |p| p.max(rss)));
+                        let n = sample.processes;
+                        env.processes = Some(env.processes.map_or(n, |p| p.max(n)));
                     }
                     _ => {}
                 }
@@ -242,8 +239,8 @@ impl Baseline {
 
     /// The `baseline.*` findings for this event (response left `Log`: the
     /// engine sets it). See the module doc.
-    pub fn check(&self, context: &Context, event: &Event<'_>) -> Vec<Finding> {
-        let d = event.details;
+    pub fn check(&self, context: &Context, at: Duration, event: &Event) -> Vec<Finding> {
+        let event = Seen { at, event };
         let ws = context
             .workspace
             .as_deref()
@@ -251,25 +248,16 @@ impl Baseline {
         let ws = ws.as_deref();
         let runs = self.runs;
         let mut out = Vec::new();
-        match event.kind {
-            "proc.exec" => {
-                let Some(path) = exec_path(d) else {
+        match event.event {
+            Event::ProcExec(exec) => {
+                let Some(path) = exec_path(exec) else {
                     return out;
                 };
                 let shown = in_workspace(&path, ws);
                 if self.execs.iter().any(|p| covers(p, &shown, ws.is_none())) {
                     return out;
                 }
-                let argv = d
-                    .get("argv")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .map(|v| v.as_str().unwrap_or("?"))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    })
-                    .unwrap_or_default();
+                let argv = exec.argv.join(" ");
                 let subject = exec_pattern(&path, ws);
                 out.push(finding(
                     "baseline.exec",
@@ -279,18 +267,18 @@ impl Baseline {
                         printable(&shown),
                         printable(&argv)
                     ),
-                    event,
+                    &event,
                     subject,
                 ));
             }
-            "net.connect" | "sock.connect" => {
-                let Some(endpoint) = endpoint(event.kind, d) else {
+            Event::NetConnect(_) | Event::SockConnect(_) => {
+                let Some(endpoint) = endpoint(event.event) else {
                     return out;
                 };
                 if self.endpoints.iter().any(|p| wild(p, &endpoint)) {
                     return out;
                 }
-                let how = if event.kind == "net.connect" {
+                let how = if matches!(event.event, Event::NetConnect(_)) {
                     "through the proxy"
                 } else {
                     "directly"
@@ -303,23 +291,23 @@ impl Baseline {
                          reached",
                         printable(&endpoint)
                     ),
-                    event,
+                    &event,
                     endpoint_pattern(&endpoint),
                 ));
             }
-            "file.write" if refused(d) => {}
-            "file.write" => {
+            Event::FileWrite(w) if !w.writable => {}
+            Event::FileWrite(w) => {
                 let mut seen = BTreeSet::new();
-                for path in write_paths(d) {
-                    let shown = in_workspace(&normalize(&path), ws);
+                for path in write_paths(w) {
+                    let shown = in_workspace(&normalize(path), ws);
                     if self.writes.iter().any(|p| covers(p, &shown, ws.is_none())) {
                         continue;
                     }
-                    let subject = write_location(&path, ws);
+                    let subject = write_location(path, ws);
                     if self.writes.contains(&subject) || !seen.insert(subject.clone()) {
                         continue;
                     }
-                    let op = d.get("op").and_then(Value::as_str).unwrap_or("write");
+                    let op = crate::detectors::op_name(w.op);
                     out.push(finding(
                         "baseline.write",
                         "",
@@ -336,28 +324,22 @@ impl Baseline {
                                 printable(&subject)
                             )
                         },
-                        event,
+                        &event,
                         subject,
                     ));
                 }
             }
-            "resource.sample" => {
+            Event::ResourceSample(sample) => {
                 let env = &self.envelope;
-                let top = d.get("top").and_then(Value::as_array);
-                let busiest = |key: &str| -> Option<u32> {
-                    top?.iter()
-                        .max_by(|a, b| {
-                            let v = |e: &Value| e.get(key).and_then(Value::as_f64).unwrap_or(0.0);
-                            v(a).total_cmp(&v(b))
-                        })
-                        .and_then(|e| e.get("pid"))
-                        .and_then(Value::as_u64)
-                        .and_then(|p| u32::try_from(p).ok())
+                let busiest = |key: fn(&SampleProcess) -> f64| -> Option<u32> {
+                    sample
+                        .top
+                        .iter()
+                        .max_by(|a, b| key(a).total_cmp(&key(b)))
+                        .map(|p| p.pid)
                 };
-                if let (Some(peak), Some(cpu)) = (
-                    env.cpu_percent,
-                    d.get("cpu_percent").and_then(Value::as_f64),
-                ) {
+                if let Some(peak) = env.cpu_percent {
+                    let cpu = sample.cpu_percent;
                     let limit = (peak * MARGIN).max(peak + CPU_FLOOR);
                     if cpu > limit {
                         let mut f = finding(
@@ -367,16 +349,15 @@ impl Baseline {
                                 "the sandbox used {cpu:.0}% CPU, above the baseline's envelope \
                                  ({limit:.0}%: peak {peak:.0}% over {runs} run(s), with margin)"
                             ),
-                            event,
+                            &event,
                             format!("cpu_percent > {limit:.0}"),
                         );
-                        f.pid = busiest("cpu_percent");
+                        f.pid = busiest(|p| p.cpu_percent);
                         out.push(f);
                     }
                 }
-                if let (Some(peak), Some(rss)) =
-                    (env.rss_kib, d.get("rss_kib").and_then(Value::as_u64))
-                {
+                if let Some(peak) = env.rss_kib {
+                    let rss = sample.rss_kib;
                     let limit = (peak as f64 * MARGIN).max(peak as f64 + MEMORY_FLOOR_KIB);
                     if rss as f64 > limit {
                         let mut f = finding(
@@ -390,10 +371,10 @@ impl Baseline {
                                 limit / 1024.0,
                                 peak / 1024
                             ),
-                            event,
+                            &event,
                             format!("rss_kib > {limit:.0}"),
                         );
-                        f.pid = busiest("rss_kib");
+                        f.pid = busiest(|p| p.rss_kib as f64);
                         out.push(f);
                     }
                 }
@@ -404,18 +385,20 @@ impl Baseline {
     }
 }
 
+/// An event and when it happened, for a finding's evidence.
+struct Seen<'a> {
+    at: Duration,
+    event: &'a Event,
+}
+
 fn finding(
     id: &str,
     technique: &'static str,
     explanation: String,
-    event: &Event<'_>,
+    event: &Seen<'_>,
     subject: String,
 ) -> Finding {
-    let pid = event
-        .details
-        .get("pid")
-        .and_then(Value::as_u64)
-        .and_then(|p| u32::try_from(p).ok());
+    let pid = crate::detectors::pid_of(event.event);
     Finding {
         id: id.to_owned(),
         severity: Severity::Medium,
@@ -424,7 +407,7 @@ fn finding(
         response: Response::Log,
         pid,
         evidence: vec![Evidence {
-            kind: event.kind.to_owned(),
+            kind: event.event.kind().to_owned(),
             at_ms: u64::try_from(event.at.as_millis()).unwrap_or(u64::MAX),
             pid,
             summary: printable(&subject),
@@ -434,21 +417,23 @@ fn finding(
 
 /// The run's workspace: the `run.start` event's `workspace`, else its `cwd`.
 pub(crate) fn run_workspace(run: &[OwnedEvent]) -> Option<String> {
-    let start = run.iter().find(|e| e.kind == "run.start")?;
-    ["workspace", "cwd"]
-        .iter()
-        .find_map(|k| start.details.get(*k).and_then(Value::as_str))
-        .filter(|w| w.starts_with('/'))
-        .map(normalize)
+    let start = run.iter().find_map(|e| match &e.event {
+        Event::RunStart(start) => Some(start),
+        _ => None,
+    })?;
+    [&start.workspace, &start.cwd]
+        .into_iter()
+        .find(|w| w.starts_with('/'))
+        .map(|w| normalize(w))
 }
 
 /// The executable of a `proc.exec`, absolute when it can be made so; none
 /// for a PATH search's failed attempt.
-pub(crate) fn exec_path(d: &Map<String, Value>) -> Option<String> {
-    if d.get("found").and_then(Value::as_bool) == Some(false) {
+pub(crate) fn exec_path(exec: &ProcExec) -> Option<String> {
+    if exec.found == Some(false) {
         return None;
     }
-    let path = d.get("path").and_then(Value::as_str)?;
+    let path = exec.path.as_str();
     if path.is_empty() {
         return None;
     }
@@ -457,8 +442,7 @@ pub(crate) fn exec_path(d: &Map<String, Value>) -> Option<String> {
     }
     // execveat with a descriptor: relative to that, which the event does
     // not name (AT_FDCWD, -100, is the cwd).
-    let dirfd = d.get("dirfd").and_then(Value::as_i64);
-    match (d.get("cwd").and_then(Value::as_str), dirfd) {
+    match (exec.cwd.as_deref(), exec.dirfd) {
         (Some(cwd), None | Some(-100)) if cwd.starts_with('/') => {
             Some(normalize(&format!("{cwd}/{path}")))
         }
@@ -468,20 +452,20 @@ pub(crate) fn exec_path(d: &Map<String, Value>) -> Option<String> {
 
 /// `host:port` of an allowed `net.connect`, or `IP:PORT` of an inet
 /// `sock.connect`.
-pub(crate) fn endpoint(kind: &str, d: &Map<String, Value>) -> Option<String> {
-    let s = |k: &str| d.get(k).and_then(Value::as_str);
-    match kind {
-        "net.connect" => {
-            if s("decision") != Some("allow") {
+pub(crate) fn endpoint(event: &Event) -> Option<String> {
+    match event {
+        Event::NetConnect(net) => {
+            if net.decision != Decision::Allow {
                 return None;
             }
-            let host = s("host")?.to_ascii_lowercase();
-            let port = d.get("port").and_then(Value::as_u64)?;
-            Some(host_port(&host, port))
+            Some(host_port(
+                &net.host.to_ascii_lowercase(),
+                u64::from(net.port),
+            ))
         }
-        "sock.connect" => {
-            matches!(s("family"), Some("inet" | "inet6")).then_some(())?;
-            s("addr").map(str::to_owned)
+        Event::SockConnect(sock) => {
+            matches!(sock.family.as_str(), "inet" | "inet6").then_some(())?;
+            sock.addr.clone()
         }
         _ => None,
     }
@@ -512,18 +496,11 @@ fn endpoint_pattern(endpoint: &str) -> String {
 }
 
 /// The paths a `file.write` touches: `path`, and `to` for a rename.
-pub(crate) fn write_paths(d: &Map<String, Value>) -> Vec<String> {
-    ["path", "to"]
-        .iter()
-        .filter_map(|k| d.get(*k).and_then(Value::as_str))
+pub(crate) fn write_paths(w: &FileWrite) -> impl Iterator<Item = &str> {
+    [w.path.as_deref(), w.to.as_deref()]
+        .into_iter()
+        .flatten()
         .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// A `file.write` the sandbox refused (`"writable": false`).
-pub(crate) fn refused(d: &Map<String, Value>) -> bool {
-    d.get("writable").and_then(Value::as_bool) == Some(false)
 }
 
 /// `path` as `$WORKSPACE/...` when it is inside `ws` (both normalized).

@@ -2,14 +2,10 @@ use super::*;
 use serde_json::json;
 use std::time::Duration;
 
-fn ev(kind: &str, details: Value) -> OwnedEvent {
+fn ev(kind: &str, details: serde_json::Value) -> OwnedEvent {
     OwnedEvent {
         at: Duration::from_millis(1500),
-        kind: kind.to_owned(),
-        details: match details {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        },
+        event: crate::test_support::event(kind, &details),
     }
 }
 
@@ -105,7 +101,7 @@ fn ctx(ws: &str) -> Context {
 }
 
 fn check(b: &Baseline, ws: &str, e: &OwnedEvent) -> Vec<Finding> {
-    b.check(&ctx(ws), &e.as_event())
+    b.check(&ctx(ws), e.at, &e.event)
 }
 
 #[test]
@@ -452,9 +448,9 @@ fn without_a_workspace_workspace_patterns_float() {
     let b = learnt();
     let none = Context::default();
     let e = exec("/some/dir/build.sh", "/");
-    assert!(b.check(&none, &e.as_event()).is_empty());
+    assert!(b.check(&none, e.at, &e.event).is_empty());
     let e = write("/some/dir/target/x/y");
-    assert!(b.check(&none, &e.as_event()).is_empty());
+    assert!(b.check(&none, e.at, &e.event).is_empty());
 }
 
 #[test]

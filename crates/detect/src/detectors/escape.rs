@@ -7,15 +7,14 @@
 use super::{hit, pid_subject, Ev, Hit};
 use crate::Severity;
 use corral_policy::ESCAPE_SYSCALLS;
-use serde_json::Value;
 
 const AF_PACKET: u64 = 17;
 const TIOCSTI: u64 = 0x5412;
 const TIOCLINUX: u64 = 0x541c;
 
 /// The call as shown: `socket(AF_PACKET)`, `ioctl(TIOCSTI)`, `ptrace`.
-fn shown(syscall: &str, args: Option<&Vec<Value>>) -> String {
-    let arg = |i: usize| args.and_then(|a| a.get(i)).and_then(Value::as_u64);
+fn shown(syscall: &str, args: &[u64]) -> String {
+    let arg = |i: usize| args.get(i).copied();
     match syscall {
         "socket" => match arg(0) {
             Some(AF_PACKET) => "socket(AF_PACKET)".to_owned(),
@@ -31,14 +30,15 @@ fn shown(syscall: &str, args: Option<&Vec<Value>>) -> String {
 }
 
 pub(crate) fn denied(ev: &Ev<'_>, out: &mut Vec<Hit>) {
-    let Some(syscall) = ev.str("syscall") else {
+    let Some(denied) = ev.denied() else {
         return;
     };
+    let syscall = denied.syscall.as_str();
     let Some(escape) = ESCAPE_SYSCALLS.iter().find(|e| e.syscall == syscall) else {
         return;
     };
     let who = pid_subject(ev);
-    let call = shown(syscall, ev.d.get("args").and_then(Value::as_array));
+    let call = shown(syscall, &denied.args);
     out.push(hit(
         ev,
         escape.id,
