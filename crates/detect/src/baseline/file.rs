@@ -149,7 +149,7 @@ impl Baseline {
         }
         b.envelope.rss_kib = file.envelope.rss_kib;
         b.envelope.processes = file.envelope.processes;
-        Ok(b)
+        Ok(b.compile())
     }
 
     /// The baseline as its file (see the module doc): comments first, the

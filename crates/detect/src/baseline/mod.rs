@@ -106,7 +106,9 @@ mod file;
 mod pattern;
 
 pub(crate) use file::toml_quote;
-use pattern::{covers, path_matches, wild};
+#[cfg(test)]
+use pattern::{covers, wild};
+use pattern::{path_matches, Compiled};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
@@ -121,6 +123,8 @@ pub struct Baseline {
     endpoints: BTreeSet<String>,
     writes: BTreeSet<String>,
     envelope: Envelope,
+    /// The patterns above, compiled.
+    compiled: Compiled,
 }
 
 /// Peaks of the whole sandbox over every sample of every run.
@@ -183,7 +187,13 @@ impl Baseline {
         }
         b.writes = compact(&b.writes);
         b.execs = compact(&b.execs);
-        b
+        b.compile()
+    }
+
+    /// With its patterns compiled (after they change).
+    fn compile(mut self) -> Baseline {
+        self.compiled = Compiled::new(&self.execs, &self.writes, &self.endpoints);
+        self
     }
 
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
@@ -229,12 +239,9 @@ impl Baseline {
     pub fn knows_exec(&self, exe: &str) -> bool {
         if exe.contains('/') {
             let path = normalize(exe);
-            return self.execs.iter().any(|p| covers(p, &path, true));
+            return self.compiled.execs.iter().any(|p| p.covers(&path, true));
         }
-        self.execs.iter().any(|p| {
-            let last = p.rsplit('/').next().unwrap_or(p);
-            wild(last, exe) || (exe.len() == 15 && !last.contains('*') && last.starts_with(exe))
-        })
+        self.compiled.execs.iter().any(|p| p.names(exe))
     }
 
     /// The `baseline.*` findings for this event (response left `Log`: the
@@ -254,7 +261,12 @@ impl Baseline {
                     return out;
                 };
                 let shown = in_workspace(&path, ws);
-                if self.execs.iter().any(|p| covers(p, &shown, ws.is_none())) {
+                if self
+                    .compiled
+                    .execs
+                    .iter()
+                    .any(|p| p.covers(&shown, ws.is_none()))
+                {
                     return out;
                 }
                 let argv = exec.argv.join(" ");
@@ -275,7 +287,7 @@ impl Baseline {
                 let Some(endpoint) = endpoint(event.event) else {
                     return out;
                 };
-                if self.endpoints.iter().any(|p| wild(p, &endpoint)) {
+                if self.compiled.reached(&endpoint) {
                     return out;
                 }
                 let how = if matches!(event.event, Event::NetConnect(_)) {
@@ -300,7 +312,12 @@ impl Baseline {
                 let mut seen = BTreeSet::new();
                 for path in write_paths(w) {
                     let shown = in_workspace(&normalize(path), ws);
-                    if self.writes.iter().any(|p| covers(p, &shown, ws.is_none())) {
+                    if self
+                        .compiled
+                        .writes
+                        .iter()
+                        .any(|p| p.covers(&shown, ws.is_none()))
+                    {
                         continue;
                     }
                     let subject = write_location(path, ws);
@@ -471,14 +488,7 @@ pub(crate) fn endpoint(event: &Event) -> Option<String> {
     }
 }
 
-/// `host:port`, the host bracketed when it is an IPv6 address.
-pub(crate) fn host_port(host: &str, port: u64) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
+pub(crate) use crate::detectors::host_port;
 
 /// A loopback endpoint on an ephemeral port becomes `ADDR:*`.
 fn endpoint_pattern(endpoint: &str) -> String {
