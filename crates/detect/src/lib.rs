@@ -104,7 +104,9 @@ pub use suggest::{suggest, Noted, Suggestion};
 /// monotonic clock; a log read back: `ts` minus the first line's `ts`).
 #[derive(Debug, Clone)]
 pub struct OwnedEvent {
+    /// From the run's start.
     pub at: Duration,
+    /// The event, typed.
     pub event: Event,
 }
 
