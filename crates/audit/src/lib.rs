@@ -64,6 +64,8 @@
 //! is verifiable and at most the last line is torn: [`verify`] reports
 //! [`Problem::Torn`] or [`Problem::NoVerdict`], never [`Problem::Broken`].
 
+#![forbid(unsafe_code)]
+
 mod error;
 mod format;
 mod index;

@@ -11,12 +11,13 @@
 //!
 //! Each (id, subject) is raised once, and each id at most
 //! [`crate::detectors::MAX_PER_ID`] times. The engine does no I/O, starts
-//! no thread and reads no clock: time is [`Event::at`].
+//! no thread and reads no clock: time is the `at` given with each event.
 
-use crate::detectors::{Custom, Detectors, Ev, Families, Hit, Kind, MAX_PER_ID};
+use crate::detectors::{Custom, Detectors, Ev, Families, Hit, MAX_PER_ID};
 use crate::{Baseline, Event, Finding, Response, Severity};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// What the engine knows about the run beyond the events.
 #[derive(Debug, Clone, Default)]
@@ -86,25 +87,14 @@ impl Engine {
         }
     }
 
-    /// The findings this event completes (each raised once per id and
-    /// subject), with their response set.
-    pub fn observe(&mut self, event: &Event<'_>) -> Vec<Finding> {
+    /// The findings `event`, at `at` from the run's start, completes (each
+    /// raised once per id and subject), with their response set.
+    pub fn observe(&mut self, at: Duration, event: &Event) -> Vec<Finding> {
         if !self.enabled {
             return Vec::new();
         }
-        let Some(kind) = Kind::parse(event.kind) else {
+        let Some(ev) = Ev::new(at, event) else {
             return Vec::new();
-        };
-        let ev = Ev {
-            at: event.at,
-            kind,
-            kind_name: event.kind,
-            d: event.details,
-            pid: event
-                .details
-                .get("pid")
-                .and_then(serde_json::Value::as_u64)
-                .and_then(|p| u32::try_from(p).ok()),
         };
         let mut hits = Vec::new();
         self.detectors
@@ -116,7 +106,7 @@ impl Engine {
             }
         }
         let from_baseline = match &self.baseline {
-            Some(baseline) => baseline.check(&self.context, event),
+            Some(baseline) => baseline.check(&self.context, at, event),
             None => Vec::new(),
         };
         for f in from_baseline {

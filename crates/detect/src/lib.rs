@@ -3,7 +3,9 @@
 //! the policy wants done about each ([`Response`]).
 //!
 //! Data flows one way: the caller (corral's `run`) hands every event to
-//! [`Engine::observe`] as it is recorded, acts on the findings returned
+//! [`Engine::observe`] as it is recorded (typed: [`Event`], the schema of
+//! `corral-event`; [`Event::from_details`] makes one of a kind and its
+//! details), acts on the findings returned
 //! (records them, prints them, kills or freezes the sandbox) and ends the
 //! run's verdict with [`Engine::findings`]. The engine does no I/O and
 //! starts no thread: it is plain logic over the events, tested as such.
@@ -44,19 +46,14 @@
 //! - `run.start`, `run.exit`, `verdict`, `audit.dropped`, `finding`: corral's
 //!   own, ignored by detectors.
 
+#![forbid(unsafe_code)]
+
 use serde::Serialize;
-use serde_json::{Map, Value};
 use std::time::Duration;
 
-/// One event, as recorded in the audit trail.
-#[derive(Debug, Clone, Copy)]
-pub struct Event<'a> {
-    /// When it happened, from the run's start (a live run: the monotonic
-    /// clock; a log read back: `ts` minus the first line's `ts`).
-    pub at: Duration,
-    pub kind: &'a str,
-    pub details: &'a Map<String, Value>,
-}
+/// One trail event, typed (`corral_event::Event`): what
+/// [`Engine::observe`] reads.
+pub use corral_event::Event;
 
 pub use corral_policy::{Response, Severity};
 
@@ -99,22 +96,32 @@ mod engine;
 pub use baseline::{Baseline, BaselineError};
 pub use engine::{Context, Engine};
 mod suggest;
+#[doc(hidden)]
+pub mod test_support;
 pub use suggest::{suggest, Noted, Suggestion};
 
-/// An event owned (a log read back, or a copy kept for later).
+/// An event with when it happened, from the run's start (a live run: the
+/// monotonic clock; a log read back: `ts` minus the first line's `ts`).
 #[derive(Debug, Clone)]
 pub struct OwnedEvent {
+    /// From the run's start.
     pub at: Duration,
-    pub kind: String,
-    pub details: Map<String, Value>,
+    /// The event, typed.
+    pub event: Event,
 }
 
 impl OwnedEvent {
-    pub fn as_event(&self) -> Event<'_> {
-        Event {
-            at: self.at,
-            kind: &self.kind,
-            details: &self.details,
+    /// The event of `kind` with `details` at `at` (see
+    /// [`Event::from_details`]: details that do not fit the kind's struct
+    /// are an [`Event::Unknown`], which the detectors skip).
+    pub fn from_details(
+        at: Duration,
+        kind: &str,
+        details: &serde_json::Map<String, serde_json::Value>,
+    ) -> OwnedEvent {
+        OwnedEvent {
+            at,
+            event: Event::from_details(kind, details),
         }
     }
 }

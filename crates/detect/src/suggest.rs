@@ -39,10 +39,10 @@
 use crate::baseline::{
     generalise, host_port, normalize, printable, run_workspace, toml_quote, under, write_paths,
 };
-use crate::OwnedEvent;
+use crate::{Event, OwnedEvent};
+use corral_event::Decision;
 use corral_policy::net::{special_range, Dest, NetPolicy, Protocol};
 use corral_policy::{ByteSize, Duration, NetRule, Policy};
-use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -150,61 +150,51 @@ pub fn suggest(runs: &[Vec<OwnedEvent>]) -> Suggestion {
     for run in runs {
         let ws = run_workspace(run);
         for ev in run {
-            let d = &ev.details;
-            let s = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
-            let reason = |d: &Map<String, Value>| {
-                d.get("reason")
-                    .and_then(Value::as_str)
+            let reason = |r: &Option<String>| {
+                r.as_deref()
                     .map(|r| format!(" - {}", printable(r)))
                     .unwrap_or_default()
             };
-            match ev.kind.as_str() {
-                "net.connect" => {
-                    let port = d
-                        .get("port")
-                        .and_then(Value::as_u64)
-                        .and_then(|p| u16::try_from(p).ok())
-                        .unwrap_or(0);
-                    let host = s("host").to_ascii_lowercase();
+            match &ev.event {
+                Event::NetConnect(net) => {
+                    let port = net.port;
+                    let host = net.host.to_ascii_lowercase();
                     let target = host_port(&printable(&host), u64::from(port));
-                    match s("decision") {
-                        "allow" if !host.is_empty() && port != 0 => {
+                    match net.decision {
+                        Decision::Allow if !host.is_empty() && port != 0 => {
                             let r = reached.entry((host.clone(), port)).or_default();
                             r.count += 1;
                             r.is_name = host.parse::<IpAddr>().is_err();
-                            if let Some(p) = d.get("protocol").and_then(Value::as_str) {
-                                r.protocols.insert(p.to_owned());
+                            if let Some(p) = &net.protocol {
+                                r.protocols.insert(p.clone());
                             }
-                            let upstream = d
-                                .get("upstream")
-                                .and_then(Value::as_str)
-                                .and_then(|u| u.parse::<SocketAddr>().ok());
-                            if let Some(up) = upstream {
+                            if let Some(up) = net.upstream {
                                 if special_range(up.ip()).is_some() {
                                     r.pinned.insert(up.ip().to_canonical());
                                 }
                             }
                         }
-                        "deny" => {
-                            refused.add(format!("connection to {target} denied{}", reason(d)))
-                        }
-                        "error" => {
-                            refused.add(format!("connection to {target} failed{}", reason(d)))
-                        }
-                        _ => {}
+                        Decision::Deny => refused.add(format!(
+                            "connection to {target} denied{}",
+                            reason(&net.reason)
+                        )),
+                        Decision::Error => refused.add(format!(
+                            "connection to {target} failed{}",
+                            reason(&net.reason)
+                        )),
+                        Decision::Allow => {}
                     }
                 }
-                "dns.query" if s("decision") == "deny" => refused.add(format!(
+                Event::DnsQuery(dns) if dns.decision == Decision::Deny => refused.add(format!(
                     "DNS query for {} denied{}",
-                    printable(s("host")),
-                    reason(d)
+                    printable(&dns.host),
+                    reason(&dns.reason)
                 )),
-                "file.write" => {
-                    let writable = d.get("writable").and_then(Value::as_bool) != Some(false);
-                    let op = printable(s("op"));
-                    for path in write_paths(d) {
-                        let path = normalize(&path);
-                        if !writable {
+                Event::FileWrite(w) => {
+                    let op = crate::detectors::op_name(w.op);
+                    for path in write_paths(w) {
+                        let path = normalize(path);
+                        if !w.writable {
                             refused.add(format!(
                                 "write ({op}) to {} refused: outside the writable paths",
                                 printable(&path)
@@ -228,14 +218,14 @@ pub fn suggest(runs: &[Vec<OwnedEvent>]) -> Suggestion {
                         e.1 += 1;
                     }
                 }
-                "sys.denied" => refused.add(format!(
+                Event::SysDenied(d) => refused.add(format!(
                     "system call {} refused ({}){}",
-                    printable(s("syscall")),
-                    d.get("errno").and_then(Value::as_str).unwrap_or("EPERM"),
-                    reason(d)
+                    printable(&d.syscall),
+                    d.errno,
+                    reason(&Some(d.reason.clone()))
                 )),
-                "sock.connect" if matches!(s("family"), "inet" | "inet6") => {
-                    let addr = s("addr");
+                Event::SockConnect(sock) if matches!(sock.family.as_str(), "inet" | "inet6") => {
+                    let addr = sock.addr.as_deref().unwrap_or("");
                     let ip = addr
                         .parse::<SocketAddr>()
                         .map(|a| a.ip().to_canonical())
@@ -248,45 +238,41 @@ pub fn suggest(runs: &[Vec<OwnedEvent>]) -> Suggestion {
                         ));
                     }
                 }
-                "resource.sample" => {
-                    if let Some(rss) = d.get("rss_kib").and_then(Value::as_u64) {
-                        peak_rss = Some(peak_rss.map_or(rss, |p| p.max(rss)));
-                    }
-                    let threads = d
-                        .get("threads")
-                        .or_else(|| d.get("processes"))
-                        .and_then(Value::as_u64);
-                    if let Some(t) = threads {
-                        peak_threads = Some(peak_threads.map_or(t, |p| p.max(t)));
-                    }
+                Event::ResourceSample(sample) => {
+                    let rss = sample.rss_kib;
+                    peak_rss = Some(peak_rss.map_or(rss, |p| p.max(rss)));
+                    let t = sample.threads;
+                    peak_threads = Some(peak_threads.map_or(t, |p| p.max(t)));
                 }
-                "run.exit" => {
-                    if let Some(ms) = d.get("wall_ms").and_then(Value::as_f64) {
+                Event::RunExit(exit) => {
+                    if let Some(ms) = exit.wall_ms {
                         longest_ms = Some(longest_ms.map_or(ms, |p| p.max(ms)));
                     }
-                    if s("ending") == "timed out" {
+                    if exit.ending.as_deref() == Some("timed out") {
                         notes.add("a run ended at its timeout (exit status 124)".into());
                     }
                 }
-                "resource.limit" => notes.add(format!(
+                Event::ResourceLimit(limit) => notes.add(format!(
                     "a run hit its {} limit{}",
-                    printable(s("limit")),
-                    d.get("detail")
-                        .and_then(Value::as_str)
-                        .map(|x| format!(": {}", printable(x)))
+                    crate::detectors::limit_name(limit.limit),
+                    Some(&limit.detail)
+                        .filter(|d| !d.is_empty())
+                        .map(|d| format!(": {}", printable(d)))
                         .unwrap_or_default()
                 )),
-                "resource.memory" => notes.add(
-                    "a run hit its memory limit (the kernel killed a process): the memory \
-                     below may be too low"
-                        .into(),
-                ),
-                "resource.pids" => notes.add(
-                    "a run hit its process limit (a fork was refused): the pids below may be \
-                     too low"
-                        .into(),
-                ),
-                _ => {}
+                other => match other.kind() {
+                    "resource.memory" => notes.add(
+                        "a run hit its memory limit (the kernel killed a process): the memory \
+                         below may be too low"
+                            .into(),
+                    ),
+                    "resource.pids" => notes.add(
+                        "a run hit its process limit (a fork was refused): the pids below may \
+                         be too low"
+                            .into(),
+                    ),
+                    _ => {}
+                },
             }
         }
     }
@@ -422,11 +408,9 @@ fn profile_of(runs: &[Vec<OwnedEvent>]) -> Noted<String> {
     let named: BTreeSet<Option<String>> = runs
         .iter()
         .map(|run| {
-            run.iter().find(|e| e.kind == "run.start").and_then(|e| {
-                ["profile", "extends"]
-                    .iter()
-                    .find_map(|k| e.details.get(*k).and_then(Value::as_str))
-                    .map(str::to_owned)
+            run.iter().find_map(|e| match &e.event {
+                Event::RunStart(start) => Some(start.profile.clone()).filter(|p| !p.is_empty()),
+                _ => None,
             })
         })
         .collect();
@@ -621,21 +605,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ev(kind: &str, details: Value) -> OwnedEvent {
+    fn ev(kind: &str, details: serde_json::Value) -> OwnedEvent {
         OwnedEvent {
             at: std::time::Duration::ZERO,
-            kind: kind.to_owned(),
-            details: match details {
-                Value::Object(m) => m,
-                _ => Map::new(),
-            },
+            event: crate::test_support::event(kind, &details),
         }
     }
 
     fn allowed(host: &str, port: u16, protocol: &str, upstream: &str) -> OwnedEvent {
         ev(
             "net.connect",
-            json!({ "via": "connect", "host": host, "port": port, "decision": "allow",
+            json!({ "via": "http-connect", "host": host, "port": port, "decision": "allow",
                     "protocol": protocol, "upstream": upstream }),
         )
     }
@@ -792,10 +772,12 @@ mod tests {
     #[test]
     fn the_profile_the_runs_name_is_extended_and_what_it_allows_is_left_out() {
         let mut r = runs();
+        let set_profile = |e: &mut OwnedEvent, name: &str| match &mut e.event {
+            Event::RunStart(start) => start.profile = name.to_owned(),
+            other => panic!("not a run.start: {other:?}"),
+        };
         for run in &mut r {
-            run[0]
-                .details
-                .insert("profile".into(), "coding-agent".into());
+            set_profile(&mut run[0], "coding-agent");
         }
         let s = suggest(&r);
         assert_eq!(s.extends.value, "coding-agent");
@@ -807,7 +789,7 @@ mod tests {
         );
         parsed(&s);
         // Runs that disagree: the default, and says so.
-        r[1][0].details.insert("profile".into(), "rollout".into());
+        set_profile(&mut r[1][0], "rollout");
         let s = suggest(&r);
         assert_eq!(s.extends.value, "offline");
         assert!(s.extends.note.contains("different"), "{s:?}");

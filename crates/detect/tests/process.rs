@@ -239,19 +239,6 @@ fn a_shell_reading_commands_from_a_connected_socket() {
         ),
         ["shell.reverse"]
     );
-    // A socket known to be inet: whatever runs on it.
-    run.sock(50, "sock.connect", 43, "inet", "127.0.0.1:1080");
-    assert_eq!(
-        exec_with_stdio(
-            &mut run,
-            60,
-            44,
-            43,
-            &["/usr/bin/awk", "{print}"],
-            json!(["socket:inet", "tcp", "pipe"])
-        ),
-        ["shell.reverse"]
-    );
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! [`Policy::to_toml`]; the egress proxy compiles the `[network]` section
 //! with [`net::NetPolicy::compile`].
 
+#![forbid(unsafe_code)]
+
 mod brief;
 mod detect;
 mod error;
@@ -24,6 +26,6 @@ pub use detect::*;
 pub use error::{Location, PolicyError};
 pub use merge::{effective, Overrides};
 pub use model::*;
-pub use profiles::{profile, DEFAULT_PROFILE, PROFILE_NAMES};
+pub use profiles::{profile, DEFAULT_PROFILE, PROFILE_NAMES, SHELL_RC_FILES};
 pub use text::printable;
 pub use units::UnitError;

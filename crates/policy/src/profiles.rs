@@ -28,6 +28,22 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// Every profile's `filesystem.protected`: [`PROTECTED`], with the shell
+/// startup files before `.envrc`.
+fn protected() -> Vec<String> {
+    let envrc = PROTECTED
+        .iter()
+        .position(|p| *p == ".envrc")
+        .unwrap_or(PROTECTED.len());
+    let (before, after) = PROTECTED.split_at(envrc);
+    before
+        .iter()
+        .chain(SHELL_RC_FILES)
+        .chain(after)
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
 /// Secrets masked in every profile: cloud and registry credentials, SSH and
 /// GPG keys, `.env` files anywhere in the workspace or a writable path, and
 /// the host's password, sudo and SSH host key files. Reading them fails with
@@ -54,11 +70,32 @@ const DENY_READ: &[&str] = &[
     "/etc/ssh/ssh_host_*_key",
 ];
 
+/// Shell startup files, by name: every new shell of their kind runs them.
+/// The profiles protect them ([`PROTECTED`] and these, inside every
+/// writable path) and the `persist.shell-rc` detector flags writes to them.
+pub const SHELL_RC_FILES: &[&str] = &[
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zprofile",
+    ".zshenv",
+    ".zlogin",
+    ".zlogout",
+    ".kshrc",
+    ".mkshrc",
+    ".cshrc",
+    ".tcshrc",
+];
+
 /// Files that run code later, outside the sandbox, kept read-only even inside
 /// writable paths: git hooks and config (`core.hooksPath`, `core.fsmonitor`
-/// run programs), shell start-up files and direnv's `.envrc`. Relative
-/// entries apply inside every writable path (`**/` also in nested
-/// repositories); `~/` entries matter when the home directory is writable.
+/// run programs), the shell start-up files ([`SHELL_RC_FILES`], added by
+/// [`protected`]) and direnv's `.envrc`. Relative entries apply inside every
+/// writable path (`**/` also in nested repositories); `~/` entries matter
+/// when the home directory is writable.
 const PROTECTED: &[&str] = &[
     // A `.git` *file* (worktree or submodule link) is read-only; a `.git`
     // directory is only pinned (it cannot be renamed or replaced) because
@@ -73,14 +110,6 @@ const PROTECTED: &[&str] = &[
     "**/.git/modules/**/commondir",
     "**/.git/worktrees/*/config.worktree",
     "**/.git/worktrees/*/commondir",
-    ".bashrc",
-    ".bash_profile",
-    ".bash_login",
-    ".bash_logout",
-    ".profile",
-    ".zshrc",
-    ".zshenv",
-    ".zprofile",
     ".envrc",
     "~/.bashrc",
     "~/.profile",
@@ -131,7 +160,7 @@ fn offline() -> Policy {
             read: strings(&["/"]),
             write: Vec::new(),
             deny_read: strings(DENY_READ),
-            protected: strings(PROTECTED),
+            protected: protected(),
         },
         network: Default::default(),
         limits: Limits {
@@ -244,6 +273,15 @@ mod tests {
         }
         assert_eq!(profile("offlne"), None);
         assert_eq!(profile(DEFAULT_PROFILE), Some(offline()));
+    }
+
+    #[test]
+    fn every_shell_startup_file_is_protected_once() {
+        let p = profile("offline").unwrap();
+        for rc in SHELL_RC_FILES {
+            let times = p.filesystem.protected.iter().filter(|d| d == rc).count();
+            assert_eq!(times, 1, "{rc}");
+        }
     }
 
     #[test]

@@ -141,16 +141,11 @@ impl Guard {
 
     fn observe(&self, event: &Event) -> Vec<(Finding, Instant)> {
         self.explain(event);
-        let (kind, details) = event.to_details();
-        let event = corral_detect::Event {
-            at: self.start.elapsed(),
-            kind,
-            details: &details,
-        };
+        let at = self.start.elapsed();
         let seen = Instant::now();
         let found = match self.engine.lock() {
-            Ok(mut engine) => engine.observe(&event),
-            Err(poisoned) => poisoned.into_inner().observe(&event),
+            Ok(mut engine) => engine.observe(at, event),
+            Err(poisoned) => poisoned.into_inner().observe(at, event),
         };
         found.into_iter().map(|f| (f, seen)).collect()
     }

@@ -11,7 +11,7 @@ use crate::cli::{LearnArgs, PolicyArgs};
 use anyhow::{bail, Context, Result};
 use corral_audit::{Index, Problem};
 use corral_detect::{Baseline, OwnedEvent};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
@@ -95,7 +95,7 @@ pub(super) fn trail_events(run: &str) -> Result<Vec<OwnedEvent>> {
     Ok(events(&lines))
 }
 
-/// Audit lines as events: the envelope keys dropped, the rest the details.
+/// Audit lines as typed events (see `corral_event::Event::from_line`).
 fn events(lines: &[Value]) -> Vec<OwnedEvent> {
     let ts = |line: &Value| {
         line.get("ts")
@@ -110,15 +110,10 @@ fn events(lines: &[Value]) -> Vec<OwnedEvent> {
                 (Some(first), Some(t)) => t.duration_since(first).unwrap_or_default(),
                 _ => std::time::Duration::ZERO,
             };
-            let mut details: Map<String, Value> = line.as_object().cloned().unwrap_or_default();
-            let kind = details
-                .remove("kind")
-                .and_then(|k| k.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            for envelope in ["v", "ts", "run", "seq", "labels", "prev"] {
-                details.remove(envelope);
+            OwnedEvent {
+                at,
+                event: corral_detect::Event::from_line(line),
             }
-            OwnedEvent { at, kind, details }
         })
         .collect()
 }
@@ -308,10 +303,11 @@ mod tests {
         .collect();
         let evs = events(&lines);
         assert_eq!(evs.len(), 2);
-        assert_eq!(evs[0].kind, "run.start");
+        assert_eq!(evs[0].event.kind(), "run.start");
         assert_eq!(evs[0].at, std::time::Duration::ZERO);
         assert_eq!(evs[1].at, std::time::Duration::from_millis(1500));
-        let keys: Vec<&str> = evs[1].details.keys().map(String::as_str).collect();
+        let (_, details) = evs[1].event.to_details();
+        let keys: Vec<&str> = details.keys().map(String::as_str).collect();
         assert_eq!(keys, ["path", "pid"]);
     }
 

@@ -147,8 +147,9 @@ impl Custom {
         let who = ev
             .pid
             .map_or_else(|| "a process".to_owned(), |p| format!("pid {p}"));
-        let op = ev.str("op").unwrap_or("write");
-        for path in [ev.str("path"), ev.str("to")].into_iter().flatten() {
+        let Some(w) = ev.write() else { return };
+        let op = super::op_name(w.op);
+        for path in [w.path.as_deref(), w.to.as_deref()].into_iter().flatten() {
             for rule in &self.rules {
                 if let Some(glob) = rule.write.iter().find(|g| g.matches(path)) {
                     Self::raise(
@@ -172,12 +173,9 @@ impl Custom {
         if !self.any_connect {
             return;
         }
-        let (host, port) = match ev.kind {
-            super::Kind::NetConnect => {
-                let Some(host) = ev.str("host") else { return };
-                let Some(port) = ev.u64("port").and_then(|p| u16::try_from(p).ok()) else {
-                    return;
-                };
+        let (host, port) = match ev.event {
+            corral_event::Event::NetConnect(net) => {
+                let (host, port) = (net.host.as_str(), net.port);
                 (
                     host.trim_start_matches('[')
                         .trim_end_matches(']')

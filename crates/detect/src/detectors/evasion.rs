@@ -3,7 +3,7 @@
 
 use super::{base, hash, hit, pid_subject, q, under, Ev, Exec, Facts, Hit};
 use crate::{Context, Severity};
-use serde_json::Value;
+use corral_event::{FileOp, FileWrite};
 
 /// Shell and REPL histories, by name.
 const HISTORIES: &[&str] = &[
@@ -32,15 +32,13 @@ const HISTORIES: &[&str] = &[
 
 /// Whether a `file.write` destroys what was in `path`: an unlink, a
 /// truncate, an open with `O_TRUNC`, or a rename (either side).
-fn destroys(ev: &Ev<'_>) -> bool {
-    match ev.str("op") {
-        Some("unlink" | "truncate" | "rename") => true,
-        Some("open" | "create") => {
-            ev.d.get("flags")
-                .and_then(Value::as_array)
-                .is_some_and(|f| f.iter().any(|v| v.as_str() == Some("O_TRUNC")))
-        }
-        _ => false,
+fn destroys(w: &FileWrite) -> bool {
+    match w.op {
+        FileOp::Unlink | FileOp::Truncate | FileOp::Rename => true,
+        FileOp::Open | FileOp::Create => w
+            .flags
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|v| v == "O_TRUNC")),
     }
 }
 
@@ -50,7 +48,7 @@ fn from_memory(ev: &Ev<'_>, path: &str) -> bool {
         return true;
     }
     if path.is_empty() {
-        return ev.d.get("dirfd").is_some_and(|d| !d.is_null());
+        return ev.exec().is_some_and(|e| e.dirfd.is_some());
     }
     let fd_path = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
     if let Some(rest) = path.strip_prefix("/dev/fd/") {
@@ -72,11 +70,12 @@ pub(crate) struct Evasion;
 
 impl Evasion {
     pub fn write(&mut self, ev: &Ev<'_>, context: &Context, out: &mut Vec<Hit>) {
-        let paths = [ev.str("path"), ev.str("to")];
+        let Some(w) = ev.write() else { return };
+        let paths = [w.path.as_deref(), w.to.as_deref()];
         let who = ev
             .pid
             .map_or_else(|| "a process".to_owned(), |p| format!("pid {p}"));
-        let op = ev.str("op").unwrap_or("write");
+        let op = super::op_name(w.op);
         for path in paths.into_iter().flatten() {
             let audit = context
                 .audit_paths
@@ -95,7 +94,7 @@ impl Evasion {
                 return;
             }
         }
-        if !destroys(ev) {
+        if !destroys(w) {
             return;
         }
         for path in paths.into_iter().flatten() {

@@ -137,10 +137,10 @@ impl Exfil {
     }
 
     pub fn dns(&mut self, ev: &Ev<'_>, out: &mut Vec<Hit>) {
-        let Some(host) = ev.str("host") else {
+        let Some(dns) = ev.proxied() else {
             return;
         };
-        let raw = host.trim_end_matches('.');
+        let raw = dns.host.trim_end_matches('.');
         let name = raw.to_ascii_lowercase();
         let labels: Vec<&str> = name.split('.').collect();
         let raw_labels: Vec<&str> = raw.split('.').collect();
@@ -212,13 +212,13 @@ impl Exfil {
     }
 
     pub fn net(&mut self, ev: &Ev<'_>, out: &mut Vec<Hit>) {
-        let Some(up) = ev.u64("bytes_up").filter(|b| *b > 0) else {
+        let Some(net) = ev.proxied() else {
             return;
         };
-        let dest = host_port(
-            &ev.str("host").unwrap_or("?").to_ascii_lowercase(),
-            ev.u64("port").unwrap_or(0),
-        );
+        let Some(up) = Some(net.bytes_up).filter(|b| *b > 0) else {
+            return;
+        };
+        let dest = host_port(&net.host.to_ascii_lowercase(), u64::from(net.port));
         if self.sent.len() > 4096 && !self.sent.contains_key(&dest) {
             return;
         }
@@ -226,7 +226,7 @@ impl Exfil {
         let before = *total;
         *total = total.saturating_add(up);
         if before < self.upload && *total >= self.upload {
-            let technique = match ev.str("protocol") {
+            let technique = match net.protocol {
                 Some("tls" | "http") => "T1567",
                 _ => "T1048",
             };

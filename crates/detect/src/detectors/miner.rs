@@ -3,7 +3,6 @@
 
 use super::{base, hit, host_port, loopback, pid_subject, q, Ev, Exec, Facts, Hit};
 use crate::{Baseline, Context, Evidence, Severity};
-use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -514,11 +513,12 @@ impl Miner {
     }
 
     pub fn net(&mut self, ev: &Ev<'_>, out: &mut Vec<Hit>) {
-        let host = ev.str("host").unwrap_or("");
-        let port = ev.u64("port");
-        let dest = host_port(host, port.unwrap_or(0));
-        if ev.str("protocol") == Some("stratum") {
-            let detail = ev.str("detail").map(|d| format!(" ({})", q(d)));
+        let Some(net) = ev.proxied() else { return };
+        let host = net.host;
+        let port = Some(u64::from(net.port));
+        let dest = host_port(host, u64::from(net.port));
+        if net.protocol == Some("stratum") {
+            let detail = net.detail.map(|d| format!(" ({})", q(d)));
             out.push(hit(
                 ev,
                 "miner.stratum",
@@ -545,8 +545,8 @@ impl Miner {
     }
 
     pub fn dns(&mut self, ev: &Ev<'_>, out: &mut Vec<Hit>) {
-        if let Some(host) = ev.str("host") {
-            self.name(ev, host, None, out);
+        if let Some(dns) = ev.proxied() {
+            self.name(ev, dns.host, None, out);
         }
     }
 
@@ -567,37 +567,27 @@ impl Miner {
         facts: &Facts,
         out: &mut Vec<Hit>,
     ) {
-        let Some(top) = ev.d.get("top").and_then(Value::as_array) else {
+        let Some(sample) = ev.sample() else {
             self.streaks.clear();
             return;
         };
-        let interval_ms = ev.u64("interval_ms").unwrap_or(1000);
+        let top = &sample.top;
+        let interval_ms = sample.interval_ms;
         // The sandbox's share: the sample's limit or budget, else the run's.
-        let budget = ["cpu_limit_percent", "cpu_budget_percent"]
-            .iter()
-            .find_map(|k| ev.d.get(*k).and_then(Value::as_f64))
-            .filter(|b| *b > 0.0)
-            .or((context.cpu_budget_percent > 0.0).then_some(context.cpu_budget_percent));
+        let budget = Some(
+            sample
+                .cpu_limit_percent
+                .unwrap_or(sample.cpu_budget_percent),
+        )
+        .filter(|b| *b > 0.0)
+        .or((context.cpu_budget_percent > 0.0).then_some(context.cpu_budget_percent));
         let mut seen: Vec<u32> = Vec::with_capacity(top.len());
         // Unexpected busy processes.
         let mut busy: Vec<Busy> = Vec::new();
         for entry in top {
-            let Some(pid) = entry
-                .get("pid")
-                .and_then(Value::as_u64)
-                .and_then(|p| u32::try_from(p).ok())
-            else {
-                continue;
-            };
-            let cpu = entry
-                .get("cpu_percent")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0);
-            let threads = entry
-                .get("threads")
-                .and_then(Value::as_u64)
-                .unwrap_or(1)
-                .max(1);
+            let pid = entry.pid;
+            let cpu = entry.cpu_percent;
+            let threads = entry.threads.max(1);
             let mut possible = threads as f64 * 100.0;
             if let Some(budget) = budget {
                 possible = possible.min(budget);
@@ -606,7 +596,7 @@ impl Miner {
                 continue;
             }
             let share = cpu / possible * 100.0;
-            let comm = entry.get("comm").and_then(Value::as_str).unwrap_or("?");
+            let comm = entry.comm.as_str();
             let unexpected = !(match baseline {
                 Some(b) => b.knows_exec(comm),
                 None => expected_compute(comm),
@@ -617,7 +607,7 @@ impl Miner {
                     comm: comm.to_owned(),
                     cpu,
                     possible: threads as f64 * 100.0,
-                    io_kib: entry.get("io_kib").and_then(Value::as_u64),
+                    io_kib: entry.io_kib,
                 });
             }
             if share < self.cpu_percent {
@@ -636,7 +626,7 @@ impl Miner {
                 continue;
             }
             streak.held_ms += interval_ms;
-            if let Some(io) = entry.get("io_kib").and_then(Value::as_u64) {
+            if let Some(io) = entry.io_kib {
                 streak.io.push_back((ev.at, io));
                 while streak
                     .io
@@ -746,7 +736,7 @@ impl Miner {
             io: VecDeque::new(),
             done: false,
         });
-        group.held_ms += ev.u64("interval_ms").unwrap_or(1000);
+        group.held_ms += ev.sample().map_or(1000, |s| s.interval_ms);
         if u128::from(group.held_ms) < self.window.as_millis() {
             return;
         }

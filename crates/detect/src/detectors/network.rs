@@ -2,6 +2,7 @@
 
 use super::{hash, hit, host_port, loopback, Ev, Hit, Kind};
 use crate::{Evidence, Severity};
+use corral_event::Decision;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -194,8 +195,9 @@ impl Network {
 
     /// `net.connect` from the proxy.
     pub fn net(&mut self, ev: &Ev<'_>, out: &mut Vec<Hit>) {
-        let host = ev.str("host").unwrap_or("");
-        let port = ev.u64("port").unwrap_or(0);
+        let Some(net) = ev.proxied() else { return };
+        let host = net.host;
+        let port = u64::from(net.port);
         let metadata = match parse_host(host) {
             Ok(ip) => metadata_ip(ip),
             Err(name) => metadata_name(&name),
@@ -203,7 +205,7 @@ impl Network {
         if metadata {
             self.metadata(ev, &host_port(host, port), out);
         }
-        if matches!(ev.str("decision"), Some("deny" | "error")) {
+        if matches!(net.decision, Decision::Deny | Decision::Error) {
             let dest = match parse_host(host) {
                 Ok(ip) => SocketAddr::new(ip.to_canonical(), port as u16).to_string(),
                 Err(name) => format!("{name}:{port}"),
@@ -214,9 +216,10 @@ impl Network {
 
     /// `dns.query`.
     pub fn dns(&mut self, ev: &Ev<'_>, out: &mut Vec<Hit>) {
-        let Some(host) = ev.str("host") else {
+        let Some(dns) = ev.proxied() else {
             return;
         };
+        let host = dns.host;
         let metadata = match parse_host(host) {
             Ok(ip) => metadata_ip(ip),
             Err(name) => metadata_name(&name),

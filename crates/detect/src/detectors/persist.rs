@@ -4,24 +4,7 @@
 
 use super::{base, hit, pid_subject, q, under, Ev, Exec, Hit};
 use crate::{Context, Severity};
-
-/// Shell startup files, by name.
-const RC_FILES: &[&str] = &[
-    ".bashrc",
-    ".bash_profile",
-    ".bash_login",
-    ".bash_logout",
-    ".profile",
-    ".zshrc",
-    ".zprofile",
-    ".zshenv",
-    ".zlogin",
-    ".zlogout",
-    ".kshrc",
-    ".mkshrc",
-    ".cshrc",
-    ".tcshrc",
-];
+use corral_event::FileOp;
 
 /// What a written path is, as persistence: (id, severity, technique, what).
 type Class = (&'static str, Severity, &'static str, &'static str);
@@ -114,7 +97,7 @@ fn classify(path: &str, context: &Context) -> Option<Class> {
             return Some(GIT_HOOK);
         }
     }
-    if RC_FILES.contains(&name) && outside_project(path, context) {
+    if corral_policy::SHELL_RC_FILES.contains(&name) && outside_project(path, context) {
         return Some(SHELL_RC);
     }
     if path.contains("/.config/fish/")
@@ -176,10 +159,11 @@ pub(crate) struct Persist;
 
 impl Persist {
     pub fn write(&mut self, ev: &Ev<'_>, context: &Context, out: &mut Vec<Hit>) {
-        let target = match ev.str("op") {
-            Some("unlink") => return,
-            Some("rename") => ev.str("to"),
-            _ => ev.str("path"),
+        let Some(w) = ev.write() else { return };
+        let target = match w.op {
+            FileOp::Unlink => return,
+            FileOp::Rename => w.to.as_deref(),
+            _ => w.path.as_deref(),
         };
         let Some(path) = target else {
             return;
@@ -194,7 +178,7 @@ impl Persist {
         let Some((id, severity, technique, what)) = classify(path, context) else {
             return;
         };
-        let refused = ev.d.get("writable").and_then(serde_json::Value::as_bool) == Some(false);
+        let refused = !w.writable;
         let who = ev
             .pid
             .map_or_else(|| "a process".to_owned(), |p| format!("pid {p}"));

@@ -1,26 +1,26 @@
 //! `resource.*`: the sandbox at its limits.
 
-use super::{hit, Ev, Hit};
+use super::{hit, limit_name, Ev, Hit};
 use crate::Severity;
-use serde_json::Value;
+use corral_event::Limit;
 use std::time::Duration;
 
 const T: &str = "T1499";
 
 /// A `resource.limit` event.
 pub(crate) fn limit(ev: &Ev<'_>, out: &mut Vec<Hit>) {
-    let id = match ev.str("limit") {
-        Some("memory") => "resource.memory",
-        Some("pids") => "resource.pids",
-        Some("cpu") => "resource.cpu",
-        Some("timeout") => "resource.timeout",
-        _ => return,
+    let Some(limit) = ev.limit() else { return };
+    let id = match limit.limit {
+        Limit::Memory => "resource.memory",
+        Limit::Pids => "resource.pids",
+        Limit::Timeout => "resource.timeout",
     };
-    let what = ev.str("limit").unwrap_or("?");
-    let detail = ev
-        .str("detail")
-        .map(|d| format!(": {d}"))
-        .unwrap_or_default();
+    let what = limit_name(limit.limit);
+    let detail = if limit.detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", limit.detail)
+    };
     out.push(hit(
         ev,
         id,
@@ -48,8 +48,8 @@ impl Resource {
     }
 
     pub fn sample(&mut self, ev: &Ev<'_>, out: &mut Vec<Hit>) {
-        let limit = ev.d.get("cpu_limit_percent").and_then(Value::as_f64);
-        let cpu = ev.d.get("cpu_percent").and_then(Value::as_f64);
+        let limit = ev.sample().and_then(|s| s.cpu_limit_percent);
+        let cpu = ev.sample().map(|s| s.cpu_percent);
         let (Some(limit), Some(cpu)) = (limit, cpu) else {
             self.held_ms = 0;
             self.first = None;
@@ -60,7 +60,7 @@ impl Resource {
             self.first = None;
             return;
         }
-        self.held_ms += ev.u64("interval_ms").unwrap_or(1000);
+        self.held_ms += ev.sample().map_or(1000, |s| s.interval_ms);
         let first = self.first.get_or_insert_with(|| ev.evidence_auto()).clone();
         if u128::from(self.held_ms) >= self.needed.as_millis() {
             let mut h = hit(

@@ -5,7 +5,7 @@ use super::{
     base, hit, host_port, interpreter, pid_subject, q, Ev, Exec, Facts, Families, Hit, SHELLS,
 };
 use crate::Severity;
-use serde_json::Value;
+use corral_event::Stdio;
 
 const TUNNEL: &str = "T1572";
 const SHELL: &str = "T1059.004";
@@ -312,19 +312,6 @@ fn reads_stdin(x: &Exec<'_>) -> bool {
     true
 }
 
-/// What a `stdio` entry says about an fd: `Some(true)` an inet socket,
-/// `Some(false)` a socket of unknown family, `None` not a network socket.
-fn stdio_socket(entry: &Value) -> Option<bool> {
-    let text = entry.as_str()?.to_ascii_lowercase();
-    if text.contains("unix") {
-        return None;
-    }
-    if ["inet", "tcp", "udp"].iter().any(|t| text.contains(t)) {
-        return Some(true);
-    }
-    text.starts_with("socket").then_some(false)
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct Tunnel;
 
@@ -448,22 +435,20 @@ impl Tunnel {
         }
         // stdin and stdout are sockets, and this process or its parent
         // connected out.
-        let Some(stdio) = ev.d.get("stdio").and_then(Value::as_array) else {
+        let Some(stdio) = ev.exec().and_then(|e| e.stdio.as_ref()) else {
             return;
         };
-        let (Some(stdin), Some(stdout)) = (
-            stdio.first().and_then(stdio_socket),
-            stdio.get(1).and_then(stdio_socket),
-        ) else {
+        // The monitor says "socket", not which family.
+        let socket = |i: usize| stdio.get(i) == Some(&Stdio::Socket);
+        if !(socket(0) && socket(1)) {
             return;
-        };
-        let ppid = ev.u64("ppid").and_then(|p| u32::try_from(p).ok());
+        }
+        let ppid = ev.exec().and_then(|e| e.ppid);
         let connected = [ev.pid, ppid]
             .into_iter()
             .flatten()
             .any(|p| facts.inet_connects.contains_key(&p));
-        let inet = stdin && stdout;
-        if connected && (inet || reads_stdin(x)) {
+        if connected && reads_stdin(x) {
             shell(
                 Direction::Reverse,
                 format!(
@@ -477,7 +462,8 @@ impl Tunnel {
 
     /// `tunnel.ssh-egress`: SSH through the proxy, not from git.
     pub fn net(&mut self, ev: &Ev<'_>, facts: &Facts, out: &mut Vec<Hit>) {
-        if ev.str("protocol") != Some("ssh") {
+        let Some(net) = ev.proxied() else { return };
+        if net.protocol != Some("ssh") {
             return;
         }
         let from_git =
@@ -485,7 +471,7 @@ impl Tunnel {
         if from_git {
             return;
         }
-        let dest = host_port(ev.str("host").unwrap_or("?"), ev.u64("port").unwrap_or(0));
+        let dest = host_port(net.host, u64::from(net.port));
         let who = ev
             .pid
             .map_or_else(|| "a process".to_owned(), |p| format!("pid {p}"));
@@ -499,7 +485,7 @@ impl Tunnel {
                 "{who} opened an SSH session to {} through the proxy ({}), not for git: SSH can \
                  carry tunnels and shells",
                 q(&dest),
-                ev.str("decision").unwrap_or("?")
+                super::decision_name(net.decision)
             ),
         ));
     }

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use corral_detect::{Context, Engine, Event, Finding};
+use corral_detect::{Context, Engine, Finding};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -125,7 +125,7 @@ impl Run {
             at_ms,
             "net.connect",
             serde_json::json!({
-                "via": "http", "pid": pid, "host": host, "port": port, "decision": decision,
+                "via": "http-connect", "pid": pid, "host": host, "port": port, "decision": decision,
                 "protocol": protocol, "bytes_up": 1000, "bytes_down": 5000,
             }),
         )
@@ -177,9 +177,7 @@ pub fn observe(
     kind: &str,
     details: &Map<String, Value>,
 ) -> Vec<Finding> {
-    engine.observe(&Event {
-        at: Duration::from_millis(at_ms),
-        kind,
-        details,
-    })
+    // The test builders give the fields that matter; the others are filled.
+    let event = corral_detect::test_support::event(kind, &Value::Object(details.clone()));
+    engine.observe(Duration::from_millis(at_ms), &event)
 }
