@@ -89,6 +89,30 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
 }
 
+impl Finding {
+    /// The trail's `finding` event for it.
+    pub fn to_event(&self) -> corral_event::Finding {
+        corral_event::Finding {
+            evidence: self
+                .evidence
+                .iter()
+                .map(|e| corral_event::Evidence {
+                    at_ms: e.at_ms,
+                    kind: e.kind.clone(),
+                    pid: e.pid,
+                    summary: e.summary.clone(),
+                })
+                .collect(),
+            explanation: self.explanation.clone(),
+            id: self.id.clone(),
+            pid: self.pid,
+            response: self.response,
+            severity: self.severity,
+            technique: self.technique.to_owned(),
+        }
+    }
+}
+
 mod baseline;
 pub mod detectors;
 mod engine;

@@ -40,6 +40,63 @@ pub enum Response {
     Kill,
 }
 
+impl Severity {
+    /// Every severity, lowest first.
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// The name as written in a policy and in the trail: `low`, `medium`,
+    /// `high`, `critical`.
+    pub const fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    /// Exactly the lowercase names.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| format!("unknown severity {text:?}"))
+    }
+}
+
+impl Response {
+    /// Every response, mildest first.
+    pub const ALL: [Response; 5] = [
+        Response::Log,
+        Response::Alert,
+        Response::Deny,
+        Response::Freeze,
+        Response::Kill,
+    ];
+
+    /// The name as written in a policy and in the trail: `log`, `alert`,
+    /// `deny`, `freeze`, `kill`.
+    pub const fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl std::str::FromStr for Response {
+    type Err = String;
+
+    /// Exactly the lowercase names.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Response::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or_else(|| format!("unknown response {text:?}"))
+    }
+}
+
 /// One event a finding rests on, abbreviated.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Evidence {

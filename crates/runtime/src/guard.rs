@@ -17,7 +17,7 @@ use corral_detect::{Engine, Finding, Response};
 use corral_event::{Decision, Event, ResponseKill, ResponseSnapshot, SnapshotProcess};
 use corral_sandbox::cgroup::Cgroup;
 use corral_sandbox::process::{self, Frozen};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -155,12 +155,8 @@ impl Guard {
     /// a `deny` response asks for.
     fn act(&self, findings: Vec<(Finding, Instant)>, refused: bool) {
         for (finding, seen) in findings {
-            let mut details = match serde_json::to_value(&finding) {
-                Ok(Value::Object(map)) => map,
-                _ => Map::new(),
-            };
-            let (kind, typed) = Event::from_details("finding", &details).into_details();
-            self.handle.record(&kind, typed);
+            let (kind, mut details) = Event::from(finding.to_event()).into_details();
+            self.handle.record(&kind, details.clone());
             let ends = match finding.response {
                 Response::Kill | Response::Freeze => true,
                 Response::Deny => !refused,
@@ -224,7 +220,7 @@ impl Guard {
             finding: finding.id.clone(),
             frozen,
             latency_ms: (latency.as_secs_f64() * 1e6).round() / 1e3,
-            response: retype(&finding.response).unwrap_or(corral_event::Response::Kill),
+            response: finding.response,
         })
         .into_details();
         self.handle.record(&kind, details);
@@ -390,12 +386,4 @@ fn refused(event: &Event) -> bool {
         }
         _ => false,
     }
-}
-
-/// The same value as another type with the same serde form (the detect
-/// crate's response as the event schema's).
-pub(crate) fn retype<T: serde::Serialize, U: serde::de::DeserializeOwned>(value: &T) -> Option<U> {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| serde_json::from_value(v).ok())
 }

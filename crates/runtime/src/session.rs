@@ -20,7 +20,7 @@ use crate::trail::{check_outside, TrailTarget};
 use anyhow::Result;
 use corral_detect::{Baseline, Context, Engine, Response};
 use corral_event::{
-    Event, FsProtected, Limit, ResourceLimit, RunError, RunExit, RunStart, Severity, Verdict,
+    Event, FsProtected, Limit, ResourceLimit, RunError, RunExit, RunStart, Verdict,
 };
 use corral_policy::Policy;
 use corral_sandbox::launch::{self, Ending, Launch, LaunchError, Outcome};
@@ -420,10 +420,7 @@ impl Session {
             response_ms: ended
                 .as_ref()
                 .map(|e| (e.latency.as_secs_f64() * 1e6).round() / 1e3),
-            severity: findings
-                .iter()
-                .filter_map(|f| crate::guard::retype::<_, Severity>(&f.severity))
-                .max(),
+            severity: findings.iter().map(|f| f.severity).max(),
             events: None,
             dropped: None,
         };
