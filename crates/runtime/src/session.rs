@@ -7,8 +7,9 @@
 //! closes the trail with its verdict.
 //!
 //! A session is single-use. [`Session::launch`] forks the sandbox: call it
-//! while the process has no other threads than the session's own finished
-//! ones (the supervisor of `corral run`, or a process per session).
+//! while the process is single-threaded (the threads a session starts come
+//! after the fork); `corral run` does, and the tests run each session in a
+//! process of its own.
 
 use crate::guard::{Guard, EXIT_FINDING};
 use crate::layers::{self, Layers};

@@ -194,12 +194,24 @@ pub fn send(fd: RawFd, msg: &Msg) -> io::Result<()> {
     Ok(())
 }
 
-/// Receives one message; `Ok(None)` when the other end has closed.
+/// Receives one message (the sandbox's, or a "go": up to 4 KiB);
+/// `Ok(None)` when the other end has closed.
 pub fn recv(fd: RawFd) -> io::Result<Option<Msg>> {
+    let mut buf = [0u8; MAX_MSG];
+    recv_into(fd, &mut buf)
+}
+
+/// As [`recv`], for init's side once the command runs: a message may be
+/// an [`ExecRequest`] of up to [`MAX_EXEC_MSG`] bytes.
+pub fn recv_request(fd: RawFd) -> io::Result<Option<Msg>> {
     let mut buf = vec![0u8; MAX_EXEC_MSG];
+    recv_into(fd, &mut buf)
+}
+
+fn recv_into(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Msg>> {
     let mut cmsg = nix::cmsg_space!([RawFd; 8]);
     let (len, received) = {
-        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut iov = [IoSliceMut::new(buf)];
         let r = socket::recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
             .map_err(io::Error::from)?;
         let mut received: Vec<OwnedFd> = Vec::new();
@@ -351,6 +363,31 @@ mod exec_tests {
             recv(b.as_raw_fd()).expect("recv"),
             Some(Msg::ExecSignal { id: 9, signal: 15 })
         ));
+    }
+
+    #[test]
+    fn a_large_exec_request_needs_init_s_large_receive() {
+        let (a, b) = pair().expect("socketpair");
+        let env: Vec<CString> = (0..2000)
+            .map(|i| CString::new(format!("VAR_{i}=some value of a variable")).expect("c"))
+            .collect();
+        let req = || ExecRequest {
+            id: 5,
+            argv: vec![CString::new("true").expect("c")],
+            env: env.clone(),
+            cwd: CString::new("/").expect("c"),
+            stdio: [null(), null(), null()],
+        };
+        send(a.as_raw_fd(), &Msg::Exec(req())).expect("send");
+        let Some(Msg::Exec(got)) = recv_request(b.as_raw_fd()).expect("recv") else {
+            panic!("a whole exec request");
+        };
+        assert_eq!(got.env.len(), 2000);
+        send(a.as_raw_fd(), &Msg::Exec(req())).expect("send");
+        assert!(
+            recv(b.as_raw_fd()).is_err(),
+            "the 4 KiB receive cuts it and says it is malformed"
+        );
     }
 
     #[test]

@@ -473,7 +473,7 @@ fn supervise(ctx: &InitCtx<'_>, cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
             return Err(setup_err("wait for signals and requests")(e));
         }
         if fds[1].revents != 0 {
-            match ctl::recv(ctx.ctl) {
+            match ctl::recv_request(ctx.ctl) {
                 Ok(Some(Msg::Exec(req))) => start_further(ctx, req, &mut further),
                 Ok(Some(Msg::ExecSignal { id, signal })) => {
                     if let Some((&pid, _)) = further.iter().find(|(_, i)| **i == id) {
