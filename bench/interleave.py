@@ -7,7 +7,12 @@ command alike: use it to compare variants on a shared, noisy machine. Each
 COMMAND is split on spaces and started without a shell (posix_spawn via
 subprocess); stdout/stderr go to /dev/null; a failure aborts. Prints the
 median, p10, p90 and mean wall time per command in ms, and the delta of
-each median against the first command's."""
+each median against the first command's. With INTERLEAVE_JSON=PATH in
+the environment it also writes the times there in hyperfine's
+`--export-json` shape (results[].command, .times and .mean, in seconds)."""
+
+import json
+import os
 
 import statistics
 import subprocess
@@ -28,6 +33,12 @@ def main():
                 sys.exit(f"interleave.py: {name} ({' '.join(argv)}) exited {rc}")
             if r >= 5:
                 times[name].append(dt / 1e6)
+    if os.environ.get("INTERLEAVE_JSON"):
+        with open(os.environ["INTERLEAVE_JSON"], "w") as f:
+            json.dump({"results": [
+                {"command": name, "times": [t / 1e3 for t in times[name]],
+                 "mean": statistics.fmean(times[name]) / 1e3}
+                for name, _ in cmds]}, f)
     base = statistics.median(times[cmds[0][0]])
     print(f"{'command':16} {'median ms':>9} {'p10':>7} {'p90':>7} {'mean':>7} {'delta vs ' + cmds[0][0]:>18}")
     for name, _ in cmds:

@@ -2,13 +2,15 @@
 # revisions.sh [BASE]: corral at BASE (a git revision, default the first
 # parent of HEAD) against the working tree, side by side in one run, so a
 # refactor can show it made nothing slower: launch (`run -q -- /bin/true`,
-# hyperfine -N, with bubblewrap and plain as the peers), the monitor on a
+# the commands started round-robin by interleave.py so that a drift in the
+# machine's load hits all alike, with bubblewrap and plain as the peers),
+# the monitor on a
 # file- and exec-heavy workload (a 60-file C build with make -j2), and the
 # detection latency (bench/detect.sh for each binary). Written between
 # `<!-- revisions:begin/end -->` in BENCHMARKS.md.
 #
 # Knobs (environment):
-#   BENCH_RUNS=N           launches per command (default 300)
+#   BENCH_RUNS=N           launch rounds (default 300)
 #   BENCH_BUILD_RUNS=N     builds per command (default 20)
 #   BASE_BIN=PATH, CORRAL_BIN=PATH  use these binaries, skip the builds
 #   BENCH_NO_WRITE=1       print the section, do not touch BENCHMARKS.md
@@ -27,6 +29,8 @@ die() { echo "revisions.sh: error: $*" >&2; exit 1; }
 install_missing hyperfine:hyperfine bwrap:bubblewrap make:make cc:gcc python3:python3
 base_rev=$(git -C "$REPO" rev-parse --short "$BASE") || die "no revision $BASE"
 head_rev=$(git -C "$REPO" rev-parse --short HEAD)
+dirty=""
+git -C "$REPO" diff --quiet HEAD -- crates Cargo.toml Cargo.lock || dirty=" (plus uncommitted changes)"
 WORK=$(mktemp -d -t corral-bench-revisions.XXXXXX)
 cleanup() {
     git -C "$REPO" worktree remove --force "$WORK/base-src" 2>/dev/null || true
@@ -46,12 +50,12 @@ fi
 mkdir -p "$WORK/ws"
 cd "$WORK/ws"
 
-log "launch: hyperfine -N, $RUNS runs per command"
-hyperfine -N -w 30 -r "$RUNS" --export-json "$WORK/launch.json" \
-    -n plain "/bin/true" \
-    -n bwrap "bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc /bin/true" \
-    -n "corral $base_rev" "$BASE_BIN run -q -- /bin/true" \
-    -n "corral $head_rev" "$CORRAL_BIN run -q -- /bin/true" >&2
+log "launch: $RUNS rounds, the four commands round-robin (interleave.py)"
+INTERLEAVE_JSON=$WORK/launch.json python3 "$BENCH_DIR/interleave.py" "$RUNS" \
+    plain="/bin/true" \
+    bwrap="bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc /bin/true" \
+    "corral $base_rev=$BASE_BIN run -q -- /bin/true" \
+    "corral $head_rev=$CORRAL_BIN run -q -- /bin/true" >&2
 
 make_cproj "$WORK/cproj"
 BUILD="make -s -C $WORK/cproj clean && make -s -j2 -C $WORK/cproj >/dev/null"
@@ -81,13 +85,13 @@ def table(name, title, peers):
         p90 = ts[(9 * len(ts)) // 10] * 1000
         print(f"| {n} | {med(r):.2f} | {r['mean'] * 1000:.2f} | {p90:.2f} | {med(r) / med(b):.3f} |")
     print(f"\n{head} / {base}: **{med(h) / med(b):.3f}** (median)\n")
-table("launch", "Launch (`run -q -- /bin/true`)", ["plain", "bwrap"])
+table("launch", "Launch (`run -q -- /bin/true`, interleaved)", ["plain", "bwrap"])
 table("build", "Monitor on: a 60-file C build, `make -j2`", ["plain"])
 PY
 {
-    echo "## Before and after: corral $base_rev against $head_rev"
+    echo "## Before and after: corral $base_rev against $head_rev$dirty"
     echo
-    echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) as \`$(id -un)\` on $(nproc) CPUs, kernel \`$(uname -r)\`, by \`bench/revisions.sh $BASE\`: both release builds (\`scripts/build-release.sh\`) in one hyperfine run per workload, with the peers, on the same machine state."
+    echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) as \`$(id -un)\` on $(nproc) CPUs, kernel \`$(uname -r)\`, by \`bench/revisions.sh $BASE\`: both release builds (\`scripts/build-release.sh\`) side by side with the peers on the same machine state: launches started round-robin ($RUNS rounds, \`bench/interleave.py\`), the build in one hyperfine run."
     echo
     cat "$WORK/tables.md"
     echo "### Detection (\`bench/detect.sh\`), corral $base_rev"

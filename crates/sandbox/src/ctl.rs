@@ -241,15 +241,15 @@ fn recv_into(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Msg>> {
         TAG_EXITED if len == 5 => Msg::Exited(i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]])),
         TAG_EXEC if len >= 9 => Msg::Exec(exec_request(&buf[1..len], received).ok_or_else(bad)?),
         TAG_EXEC_SIGNAL if len == 13 => Msg::ExecSignal {
-            id: u64_at(&buf, 1),
-            signal: i32_at(&buf, 9),
+            id: u64_at(buf, 1),
+            signal: i32_at(buf, 9),
         },
         TAG_EXEC_EXITED if len == 13 => Msg::ExecExited {
-            id: u64_at(&buf, 1),
-            status: i32_at(&buf, 9),
+            id: u64_at(buf, 1),
+            status: i32_at(buf, 9),
         },
         TAG_EXEC_FAILED if len >= 10 => Msg::ExecFailed {
-            id: u64_at(&buf, 1),
+            id: u64_at(buf, 1),
             stage: Stage::from_u8(buf[9]),
             message: String::from_utf8_lossy(&buf[10..len]).into_owned(),
         },
