@@ -48,7 +48,6 @@
 
 #![forbid(unsafe_code)]
 
-use serde::Serialize;
 use std::time::Duration;
 
 /// One trail event, typed (`corral_event::Event`): what
@@ -57,61 +56,10 @@ pub use corral_event::Event;
 
 pub use corral_policy::{Response, Severity};
 
-/// One event a finding rests on, abbreviated.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Evidence {
-    pub kind: String,
-    /// From the run's start, milliseconds.
-    pub at_ms: u64,
-    /// The event's pid, if it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u32>,
-    /// The event's telling details in one line (`argv`, `host:port`,
-    /// `path`, ...), control characters escaped.
-    pub summary: String,
-}
-
-/// Something a detector found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    /// Stable dotted id: `miner.stratum`, `tunnel.ssh`, `baseline.exec`...
-    pub id: String,
-    pub severity: Severity,
-    /// MITRE ATT&CK technique, e.g. `T1496` (resource hijacking).
-    pub technique: &'static str,
-    /// One line, plain words: what was seen and why it matters.
-    pub explanation: String,
-    /// What the policy says to do.
-    pub response: Response,
-    /// The process most to blame, if one is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u32>,
-    pub evidence: Vec<Evidence>,
-}
-
-impl Finding {
-    /// The trail's `finding` event for it.
-    pub fn to_event(&self) -> corral_event::Finding {
-        corral_event::Finding {
-            evidence: self
-                .evidence
-                .iter()
-                .map(|e| corral_event::Evidence {
-                    at_ms: e.at_ms,
-                    kind: e.kind.clone(),
-                    pid: e.pid,
-                    summary: e.summary.clone(),
-                })
-                .collect(),
-            explanation: self.explanation.clone(),
-            id: self.id.clone(),
-            pid: self.pid,
-            response: self.response,
-            severity: self.severity,
-            technique: self.technique.to_owned(),
-        }
-    }
-}
+/// What a detector found, and the events it rests on: the trail's own
+/// `finding` (one type from detection to the trail, the webhook and
+/// `corral verify`'s judge).
+pub use corral_event::{Evidence, Finding};
 
 mod baseline;
 pub mod detectors;

@@ -168,7 +168,7 @@ fn user_rules_match_execs_writes_and_connections() {
     );
     let f = run.get("custom.no-rm-rf");
     assert_eq!(
-        (f.severity, f.response, f.technique),
+        (f.severity, f.response, f.technique.as_str()),
         (Severity::High, Response::Kill, "T1485")
     );
     assert!(
@@ -299,7 +299,7 @@ fn resource_limits() {
     );
     let f = run.get("resource.memory");
     assert_eq!(
-        (f.severity, f.response, f.technique),
+        (f.severity, f.response, f.technique.as_str()),
         (Severity::Medium, Response::Alert, "T1499")
     );
     assert!(f.explanation.contains("oom kill of pid 7"));

@@ -34,7 +34,7 @@ fn shell_startup_files_wherever_the_home_is() {
     );
     let f = run.get("persist.shell-rc");
     assert_eq!(
-        (f.severity, f.response, f.technique),
+        (f.severity, f.response, f.technique.as_str()),
         (Severity::High, Response::Alert, "T1546.004")
     );
     assert!(
@@ -151,7 +151,7 @@ fn wiping_histories_and_logs() {
     );
     let f = run.get("evasion.history");
     assert_eq!(
-        (f.severity, f.response, f.technique),
+        (f.severity, f.response, f.technique.as_str()),
         (Severity::High, Response::Alert, "T1070.003")
     );
     let mut quiet = Run::new();
@@ -176,7 +176,7 @@ fn any_write_to_the_audit_trail_is_critical() {
     );
     let f = run.get("evasion.audit");
     assert_eq!(
-        (f.severity, f.response, f.technique),
+        (f.severity, f.response, f.technique.as_str()),
         (Severity::Critical, Response::Kill, "T1070")
     );
     assert_eq!(

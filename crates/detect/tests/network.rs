@@ -21,7 +21,7 @@ fn many_destinations_in_a_window_is_a_scan_raised_once() {
     assert_eq!(ids, ["net.scan"]);
     let f = run.get("net.scan");
     assert_eq!(
-        (f.severity, f.response, f.technique),
+        (f.severity, f.response, f.technique.as_str()),
         (Severity::High, Response::Alert, "T1046")
     );
     assert_eq!(f.evidence.len(), 5);
@@ -124,7 +124,10 @@ fn cloud_metadata_endpoints() {
         ["net.metadata"]
     );
     let f = run.get("net.metadata");
-    assert_eq!((f.severity, f.technique), (Severity::High, "T1552.005"));
+    assert_eq!(
+        (f.severity, f.technique.as_str()),
+        (Severity::High, "T1552.005")
+    );
     let mut quiet = Run::new();
     quiet.dns(0, 5, "metadata.example.com");
     quiet.sock(1, "sock.connect", 5, "inet", "169.254.169.123:123");
@@ -194,7 +197,7 @@ fn encoded_dns_labels() {
     );
     let f = run.get("exfil.dns");
     assert_eq!(
-        (f.severity, f.response, f.technique),
+        (f.severity, f.response, f.technique.as_str()),
         (Severity::Medium, Response::Alert, "T1048")
     );
     assert!(
@@ -281,7 +284,10 @@ fn large_uploads_add_up_per_destination() {
         "once"
     );
     let f = run.get("exfil.upload");
-    assert_eq!((f.severity, f.technique), (Severity::Medium, "T1567"));
+    assert_eq!(
+        (f.severity, f.technique.as_str()),
+        (Severity::Medium, "T1567")
+    );
     assert_eq!(
         up(&mut run, 4, "raw.example.com", 11 << 20, "other"),
         ["exfil.upload"]

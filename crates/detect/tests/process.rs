@@ -20,7 +20,7 @@ fn ssh_port_forwarding_is_a_tunnel() {
     );
     let f = run.get("tunnel.ssh");
     assert_eq!(
-        (f.severity, f.response, f.technique),
+        (f.severity, f.response, f.technique.as_str()),
         (Severity::Critical, Response::Kill, "T1572")
     );
     assert!(
@@ -118,7 +118,7 @@ fn reverse_and_bind_shells_by_argv() {
     );
     let f = run.get("shell.reverse");
     assert_eq!(
-        (f.severity, f.response, f.technique),
+        (f.severity, f.response, f.technique.as_str()),
         (Severity::Critical, Response::Kill, "T1059.004")
     );
     assert_eq!(
@@ -420,7 +420,7 @@ fn escape_shaped_denials() {
     );
     let f = run.get("escape.socket");
     assert_eq!(
-        (f.severity, f.response, f.technique),
+        (f.severity, f.response, f.technique.as_str()),
         (Severity::High, Response::Alert, "T1040")
     );
     assert!(

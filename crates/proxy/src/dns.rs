@@ -100,7 +100,7 @@ const EDE_TEXT_MAX: usize = 200;
 /// Keeps a reply within 65535 bytes whatever the address list.
 const MAX_ANSWERS: usize = 2000;
 
-/// The mnemonic of a query type, or "TYPE<n>" (RFC 3597) for others.
+/// The mnemonic of a query type, or `TYPE<n>` (RFC 3597) for others.
 pub fn qtype_name(qtype: u16) -> String {
     let name = match qtype {
         1 => "A",

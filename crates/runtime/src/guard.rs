@@ -155,7 +155,7 @@ impl Guard {
     /// a `deny` response asks for.
     fn act(&self, findings: Vec<(Finding, Instant)>, refused: bool) {
         for (finding, seen) in findings {
-            let (kind, mut details) = Event::from(finding.to_event()).into_details();
+            let (kind, mut details) = Event::from(finding.clone()).into_details();
             self.handle.record(&kind, details.clone());
             let ends = match finding.response {
                 Response::Kill | Response::Freeze => true,

@@ -2,11 +2,11 @@
 //! command from prepared plan to verdict.
 //!
 //! ```text
-//! Options ─prepare─▶ Session ─launch─▶ Running ─wait─▶ Outcome ─finish─▶ Report
-//!             │           │                │
-//!         resolve     trail + guard    monitor, proxy,
-//!         layers      + sampler        sampler events
-//!         detectors   (after clone)    ──▶ guard (detect, respond) ──▶ trail
+//! SessionOptions ─prepare─▶ Session ─launch─▶ Running ─wait─▶ LaunchOutcome ─finish─▶ Report
+//!                   │                   │                 │
+//!               resolve           trail + guard     monitor, proxy,
+//!               layers            + sampler         sampler events
+//!               detectors         (after clone)     ──▶ guard (detect, respond) ──▶ trail
 //! ```
 //!
 //! Every event is a typed [`corral_event::Event`]: the monitor's
@@ -43,4 +43,4 @@ mod webhook;
 
 pub use exec::{ExecOutput, ExecRequest};
 pub use guard::{Ended, Guard, EXIT_FINDING};
-pub use session::{Control, Options, Report, Running, Session, EXIT_CORRAL_ERROR};
+pub use session::{Control, Report, Running, Session, SessionOptions, EXIT_CORRAL_ERROR};

@@ -24,7 +24,7 @@ use corral_event::{
     Event, FsProtected, Limit, ResourceLimit, RunError, RunExit, RunStart, Verdict,
 };
 use corral_policy::Policy;
-use corral_sandbox::launch::{self, Ending, Launch, LaunchError, Outcome};
+use corral_sandbox::launch::{self, Ending, Launch, LaunchError, LaunchOutcome};
 use corral_sandbox::writable::{host_writable, WritableMap};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -39,7 +39,7 @@ pub const EXIT_KILLED: i32 = 128 + 9;
 
 /// What a session runs, and how it is watched.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct SessionOptions {
     /// The effective policy (profile, file and flags merged).
     pub policy: Policy,
     /// The command and its arguments.
@@ -94,8 +94,8 @@ pub struct Report {
 
 impl Session {
     /// Decides everything that can fail before anything starts.
-    pub fn prepare(options: Options) -> Result<Session> {
-        let Options {
+    pub fn prepare(options: SessionOptions) -> Result<Session> {
+        let SessionOptions {
             mut policy,
             command,
             labels,
@@ -264,7 +264,7 @@ impl Session {
     /// hit, protected paths created), says it, and closes the trail with
     /// the verdict. A launch error is recorded (`run.error`) and returned,
     /// with the likely reason.
-    pub fn finish(self, outcome: Result<Outcome, LaunchError>) -> Result<Report> {
+    pub fn finish(self, outcome: Result<LaunchOutcome, LaunchError>) -> Result<Report> {
         let guard = self.live.guard();
         self.live.stop_sampler();
         // The sandbox's pids may be reused from now on: findings made of
@@ -486,7 +486,7 @@ impl Running<'_> {
     }
 
     /// Supervises the sandbox to its end.
-    pub fn wait(self) -> Result<Outcome, LaunchError> {
+    pub fn wait(self) -> Result<LaunchOutcome, LaunchError> {
         self.started.wait()
     }
 }

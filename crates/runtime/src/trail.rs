@@ -143,7 +143,7 @@ impl RunTrail {
     /// killed, else flagged by a finding of medium severity or worse or a
     /// critical proxy event, else clean), and lists the run in the index.
     /// Returns the verdict as written, the trail's path and its line count.
-    pub fn finish(self, end: RunExit, mut verdict: Verdict) -> Result<Finished> {
+    pub fn finish(self, end: RunExit, mut verdict: Verdict) -> Result<ClosedTrail> {
         let (kind, details) = Event::from(end).into_details();
         self.writer.handle().record(&kind, details);
         let found = verdict.severity.is_some_and(|s| s >= Severity::Medium);
@@ -174,7 +174,7 @@ impl RunTrail {
                 last_hash: summary.last_hash.clone(),
             })?;
         }
-        Ok(Finished {
+        Ok(ClosedTrail {
             verdict,
             path: summary.path,
             lines: summary.lines,
@@ -184,7 +184,7 @@ impl RunTrail {
 
 /// A finished trail.
 #[derive(Debug, Clone)]
-pub struct Finished {
+pub struct ClosedTrail {
     /// The verdict it ends with.
     pub verdict: Verdict,
     /// Where it is.

@@ -9,7 +9,7 @@ mod common;
 
 use common::trail_events;
 use corral_event::{Event, Outcome};
-use corral_runtime::{Options, Report, Session};
+use corral_runtime::{Report, Session, SessionOptions};
 use corral_sandbox::launch::Ending;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -127,12 +127,12 @@ impl Scratch {
         }
     }
 
-    fn options(&self, command: &[&str]) -> Options {
+    fn options(&self, command: &[&str]) -> SessionOptions {
         let overrides = corral_policy::Overrides {
             workspace: Some(self.workspace.to_string_lossy().into_owned()),
             ..Default::default()
         };
-        Options {
+        SessionOptions {
             policy: corral_policy::effective(None, &overrides).expect("the default policy"),
             command: command.iter().map(OsString::from).collect(),
             labels: vec![("episode".into(), "7".into())],

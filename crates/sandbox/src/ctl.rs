@@ -8,7 +8,7 @@
 //! single "go" once the supervisor has placed init in its cgroups.
 //!
 //! Further commands in a running sandbox ([`crate::exec`]): the supervisor
-//! sends an [`ExecRequest`] (argv, environment, working directory, the
+//! sends an [`SpawnRequest`] (argv, environment, working directory, the
 //! three standard descriptors attached) and signals for it; init answers
 //! with its wait status or why it could not run.
 
@@ -58,7 +58,7 @@ pub enum Msg {
     /// Raw `waitpid` status of the command.
     Exited(i32),
     /// Run another command in the sandbox (supervisor -> init).
-    Exec(ExecRequest),
+    Exec(SpawnRequest),
     /// Signal a command started by [`Msg::Exec`] (supervisor -> init).
     ExecSignal {
         id: u64,
@@ -80,7 +80,7 @@ pub enum Msg {
 /// A further command for a running sandbox: confined exactly as the first
 /// one, with these argv, environment and working directory.
 #[derive(Debug)]
-pub struct ExecRequest {
+pub struct SpawnRequest {
     /// The supervisor's number for it, in the answers.
     pub id: u64,
     pub argv: Vec<CString>,
@@ -101,7 +101,7 @@ const TAG_EXEC_SIGNAL: u8 = b'K';
 const TAG_EXEC_EXITED: u8 = b'x';
 const TAG_EXEC_FAILED: u8 = b'e';
 const MAX_MSG: usize = 4096;
-/// The largest message: an [`ExecRequest`]'s argv, environment and working
+/// The largest message: an [`SpawnRequest`]'s argv, environment and working
 /// directory together (under the socket's default send buffer).
 pub const MAX_EXEC_MSG: usize = 128 * 1024;
 
@@ -202,7 +202,7 @@ pub fn recv(fd: RawFd) -> io::Result<Option<Msg>> {
 }
 
 /// As [`recv`], for init's side once the command runs: a message may be
-/// an [`ExecRequest`] of up to [`MAX_EXEC_MSG`] bytes.
+/// an [`SpawnRequest`] of up to [`MAX_EXEC_MSG`] bytes.
 pub fn recv_request(fd: RawFd) -> io::Result<Option<Msg>> {
     let mut buf = vec![0u8; MAX_EXEC_MSG];
     recv_into(fd, &mut buf)
@@ -270,9 +270,9 @@ fn i32_at(buf: &[u8], at: usize) -> i32 {
     i32::from_le_bytes(b)
 }
 
-/// An [`ExecRequest`] from its bytes (after the tag) and the descriptors
+/// An [`SpawnRequest`] from its bytes (after the tag) and the descriptors
 /// that came with it; `None` when malformed.
-fn exec_request(body: &[u8], fds: Vec<OwnedFd>) -> Option<ExecRequest> {
+fn exec_request(body: &[u8], fds: Vec<OwnedFd>) -> Option<SpawnRequest> {
     let id = u64_at(body.get(..8)?, 0);
     let mut rest = &body[8..];
     let take_str = |rest: &mut &[u8]| -> Option<CString> {
@@ -295,7 +295,7 @@ fn exec_request(body: &[u8], fds: Vec<OwnedFd>) -> Option<ExecRequest> {
     let env = lists.pop()?;
     let argv = lists.pop()?;
     let stdio: [OwnedFd; 3] = fds.try_into().ok()?;
-    (!argv.is_empty() && rest.is_empty()).then_some(ExecRequest {
+    (!argv.is_empty() && rest.is_empty()).then_some(SpawnRequest {
         id,
         argv,
         env,
@@ -315,7 +315,7 @@ mod exec_tests {
     #[test]
     fn an_exec_request_crosses_the_channel_whole() {
         let (a, b) = pair().expect("socketpair");
-        let req = ExecRequest {
+        let req = SpawnRequest {
             id: 42,
             argv: vec![
                 CString::new("sh").expect("c"),
@@ -371,7 +371,7 @@ mod exec_tests {
         let env: Vec<CString> = (0..2000)
             .map(|i| CString::new(format!("VAR_{i}=some value of a variable")).expect("c"))
             .collect();
-        let req = || ExecRequest {
+        let req = || SpawnRequest {
             id: 5,
             argv: vec![CString::new("true").expect("c")],
             env: env.clone(),
@@ -394,7 +394,7 @@ mod exec_tests {
     fn an_oversized_exec_request_is_refused_with_its_size() {
         let (a, _b) = pair().expect("socketpair");
         let big = CString::new(vec![b'x'; MAX_EXEC_MSG]).expect("c");
-        let req = ExecRequest {
+        let req = SpawnRequest {
             id: 1,
             argv: vec![big],
             env: vec![],

@@ -12,7 +12,7 @@
 //! sandbox ends (its first command does), every command still running in
 //! it ends too and its wait says so.
 
-use crate::ctl::{self, ExecRequest, Msg, Stage};
+use crate::ctl::{self, Msg, SpawnRequest, Stage};
 use crate::launch::Ending;
 use nix::sys::signal::Signal;
 use std::collections::HashMap;
@@ -104,7 +104,7 @@ impl Executor {
         let id = self.shared.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = sync_channel(1);
         lock(&self.shared.waiting).insert(id, tx);
-        let sent = self.shared.send(&Msg::Exec(ExecRequest {
+        let sent = self.shared.send(&Msg::Exec(SpawnRequest {
             id,
             argv,
             env,

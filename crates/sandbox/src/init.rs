@@ -529,7 +529,7 @@ fn supervise(ctx: &InitCtx<'_>, cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
 /// environment and working directory, confined as the first command was.
 fn start_further(
     ctx: &InitCtx<'_>,
-    req: ctl::ExecRequest,
+    req: ctl::SpawnRequest,
     further: &mut std::collections::HashMap<i32, u64>,
 ) {
     let mut plan = ctx.plan.clone();

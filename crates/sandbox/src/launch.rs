@@ -108,7 +108,7 @@ impl Ending {
 
 /// The result of [`run`].
 #[derive(Debug)]
-pub struct Outcome {
+pub struct LaunchOutcome {
     pub ending: Ending,
     pub wall_time: Duration,
 }
@@ -139,7 +139,7 @@ fn sup(what: &'static str) -> impl FnOnce(io::Error) -> LaunchError {
 /// Runs the plan to completion: [`start`], then [`Started::wait`]. Must be
 /// called while the process is single-threaded (the sandbox is forked from
 /// it).
-pub fn run(launch: Launch<'_>) -> Result<Outcome, LaunchError> {
+pub fn run(launch: Launch<'_>) -> Result<LaunchOutcome, LaunchError> {
     start(launch)?.wait()
 }
 
@@ -179,7 +179,7 @@ impl Started<'_> {
     /// Relays the terminal, forwards signals, serves the monitor's and the
     /// proxy's hand-overs, enforces the timeout, and returns how the
     /// command ended.
-    pub fn wait(mut self) -> Result<Outcome, LaunchError> {
+    pub fn wait(mut self) -> Result<LaunchOutcome, LaunchError> {
         self.waited = true;
         let watcher = &mut self.supervisor;
         let ran = watcher.run(&self.signals);
@@ -200,7 +200,7 @@ impl Started<'_> {
                 },
             }
         };
-        Ok(Outcome {
+        Ok(LaunchOutcome {
             ending,
             wall_time: self.started.elapsed(),
         })

@@ -4,8 +4,8 @@
 //!
 //! Flow: [`fsplan::resolve`] turns the filesystem request into mount
 //! operations; the caller assembles a [`plan::SandboxPlan`];
-//! [`launch::run`] clones the sandbox's init ([`init`]) into fresh
-//! namespaces, which builds the root ([`mounts`]), confines the command and
+//! [`launch::run`] clones the sandbox's init (`init`) into fresh
+//! namespaces, which builds the root (`mounts`), confines the command and
 //! execs it, while the supervisor relays the terminal ([`tty`]) and signals
 //! over the control channel ([`ctl`]). The seccomp monitor's observations
 //! and the resource samples become typed trail events (`corral-event`):

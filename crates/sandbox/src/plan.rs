@@ -10,7 +10,7 @@ use std::time::Duration;
 /// One sandboxed run, fully resolved.
 #[derive(Debug, Clone)]
 pub struct SandboxPlan {
-    /// argv[0] is the program as the user typed it; it is looked up in the
+    /// `argv[0]` is the program as the user typed it; it is looked up in the
     /// sandbox's PATH at exec time.
     pub argv: Vec<CString>,
     /// The command's environment, `KEY=VALUE`.

@@ -162,7 +162,7 @@ pub fn stdio(pid: u32) -> Vec<Stdio> {
 /// Which host processes to look for in [`host_pids`].
 #[derive(Debug, Clone, Copy)]
 pub enum ArgvMatch<'a> {
-    /// argv[0] is this.
+    /// `argv[0]` is this.
     First(&'a str),
     /// The whole argv is this.
     Exact(&'a [&'a str]),

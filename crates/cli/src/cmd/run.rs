@@ -1,10 +1,10 @@
 //! `corral run [flags] -- COMMAND...`: run a command in a sandbox. The
-//! flags become a [`corral_runtime::Options`]; the session does the rest.
+//! flags become a [`corral_runtime::SessionOptions`]; the session does the rest.
 
 use super::effective;
 use crate::cli::RunArgs;
 use anyhow::Result;
-use corral_runtime::{Options, Session};
+use corral_runtime::{Session, SessionOptions};
 use std::time::Duration;
 
 /// Resources are sampled this often unless `--sample-interval` says.
@@ -20,7 +20,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         })
         .transpose()?
         .map_or(DEFAULT_SAMPLE_INTERVAL, |d| d.0);
-    let session = Session::prepare(Options {
+    let session = Session::prepare(SessionOptions {
         policy: effective(&args.policy)?,
         command: args.command,
         labels: args.labels,

@@ -419,7 +419,7 @@ fn finding(
     Finding {
         id: id.to_owned(),
         severity: Severity::Medium,
-        technique,
+        technique: technique.to_owned(),
         explanation,
         response: Response::Log,
         pid,

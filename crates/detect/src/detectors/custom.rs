@@ -95,7 +95,7 @@ impl Custom {
         out.push(Hit {
             id: rule.id.clone(),
             severity: rule.severity,
-            technique: rule.technique,
+            technique: rule.technique.to_owned(),
             explanation: format!("{what} (rule {}){why}", rule.id),
             pid: ev.pid,
             subject,

@@ -664,7 +664,7 @@ impl Miner {
             out.push(Hit {
                 id: "miner.cpu".to_owned(),
                 severity: Severity::Critical,
-                technique: T,
+                technique: T.to_owned(),
                 explanation: format!(
                     "pid {pid} ({}) held {share:.0}% of the CPU it can use for {secs:.1}s \
                      without writing a file or using the network: the shape of a \
@@ -749,7 +749,7 @@ impl Miner {
         out.push(Hit {
             id: "miner.cpu".to_owned(),
             severity: Severity::Critical,
-            technique: T,
+            technique: T.to_owned(),
             explanation: format!(
                 "{} processes ({}) together held {:.0}% of the CPU they can use for {secs:.1}s \
                  without writing a file or using the network: the shape of a cryptominer \

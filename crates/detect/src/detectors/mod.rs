@@ -411,7 +411,7 @@ pub(crate) fn q(text: &str) -> String {
 pub(crate) struct Hit {
     pub id: String,
     pub severity: Severity,
-    pub technique: &'static str,
+    pub technique: String,
     pub explanation: String,
     pub pid: Option<u32>,
     /// What the finding is about, for raising it once.
@@ -431,7 +431,7 @@ pub(crate) fn hit(
     Hit {
         id: id.to_owned(),
         severity,
-        technique,
+        technique: technique.to_owned(),
         explanation,
         pid: ev.pid,
         subject,

@@ -113,7 +113,7 @@ impl Network {
             out.push(Hit {
                 id: "net.scan".to_owned(),
                 severity: Severity::High,
-                technique: "T1046",
+                technique: "T1046".to_owned(),
                 explanation: format!(
                     "{distinct} distinct destinations within {}s (the latest by {who}): the \
                      shape of a network scan",
