@@ -41,24 +41,20 @@ fn main() {
         let Some((_, run)) = CASES.iter().find(|(n, _)| *n == case) else {
             panic!("no case {case}");
         };
+        if let Ok(uid) = std::env::var("CORRAL_SESSION_UID") {
+            assert_eq!(
+                nix::unistd::getuid().as_raw().to_string(),
+                uid,
+                "the case runs as the identity it is reported under"
+            );
+        }
         let scratch = Scratch::new(&case);
         run(&scratch);
         scratch.remove();
         return;
     }
     if let Some(reason) = cannot_sandbox() {
-        let line = format!("SKIP: corral-runtime session tests: {reason}");
-        println!("{line}");
-        if let Some(path) = std::env::var_os("CORRAL_SKIP_LOG") {
-            use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-            {
-                let _ = writeln!(f, "{line}");
-            }
-        }
+        skip(&format!("corral-runtime session tests: {reason}"));
         return;
     }
     let filter: Vec<String> = std::env::args()
@@ -66,25 +62,43 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let me = std::env::current_exe().expect("the test binary's path");
+    let mut identities = vec![Identity::Me];
+    match unprivileged(&me) {
+        Ok(who) => identities.push(who),
+        Err(reason) => skip(&format!(
+            "corral-runtime session tests, unprivileged: {reason}"
+        )),
+    }
     let mut failed = Vec::new();
     let mut ran = 0;
-    for (name, _) in CASES {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
+    for who in &identities {
+        for (name, _) in CASES {
+            if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+                continue;
+            }
+            ran += 1;
+            let shown = format!("{name} ({})", who.name());
+            let out = who
+                .command(&me)
+                .env("CORRAL_SESSION_CASE", name)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("run a case");
+            if out.status.success() {
+                println!("test {shown} ... ok");
+            } else {
+                println!("test {shown} ... FAILED ({})", out.status);
+                println!("{}", String::from_utf8_lossy(&out.stdout));
+                println!("{}", String::from_utf8_lossy(&out.stderr));
+                failed.push(shown);
+            }
         }
-        ran += 1;
-        let out = std::process::Command::new(&me)
-            .env("CORRAL_SESSION_CASE", name)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run a case");
-        if out.status.success() {
-            println!("test {name} ... ok");
-        } else {
-            println!("test {name} ... FAILED ({})", out.status);
-            println!("{}", String::from_utf8_lossy(&out.stdout));
-            println!("{}", String::from_utf8_lossy(&out.stderr));
-            failed.push(*name);
+    }
+    for who in &identities {
+        if let Identity::Unprivileged { exe, .. } = who {
+            if let Some(dir) = exe.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
     println!(
@@ -96,6 +110,103 @@ fn main() {
     if !failed.is_empty() {
         std::process::exit(1);
     }
+}
+
+/// Prints a skip, and appends it to `$CORRAL_SKIP_LOG` for the summary.
+fn skip(what: &str) {
+    let line = format!("SKIP: {what}");
+    println!("{line}");
+    if let Some(path) = std::env::var_os("CORRAL_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// Who runs a case: this user, or (when this is root) the unprivileged
+/// `CORRAL_TEST_USER` (else `nobody`), with a copy of this binary it can
+/// execute.
+enum Identity {
+    Me,
+    Unprivileged {
+        name: String,
+        uid: u32,
+        gid: u32,
+        home: String,
+        exe: PathBuf,
+    },
+}
+
+impl Identity {
+    fn name(&self) -> &str {
+        match self {
+            Identity::Me => "as me",
+            Identity::Unprivileged { name, .. } => name,
+        }
+    }
+
+    fn command(&self, me: &std::path::Path) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        match self {
+            Identity::Me => std::process::Command::new(me),
+            Identity::Unprivileged {
+                uid,
+                gid,
+                home,
+                exe,
+                ..
+            } => {
+                let mut c = std::process::Command::new(exe);
+                // std drops the supplementary groups when root sets a uid.
+                c.uid(*uid).gid(*gid).env_clear();
+                c.env("PATH", "/usr/local/bin:/usr/bin:/bin")
+                    .env("HOME", home);
+                c.current_dir("/tmp")
+                    .env("CORRAL_SESSION_UID", uid.to_string());
+                c
+            }
+        }
+    }
+}
+
+fn unprivileged(me: &std::path::Path) -> Result<Identity, String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err("not running as root, cannot switch to another user".into());
+    }
+    let name = std::env::var("CORRAL_TEST_USER").unwrap_or_else(|_| "nobody".into());
+    let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| format!("/etc/passwd: {e}"))?;
+    let fields: Vec<&str> = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[0] == name)
+        .ok_or_else(|| format!("no user {name}"))?;
+    let uid: u32 = fields[2].parse().map_err(|_| format!("{name}: bad uid"))?;
+    let gid: u32 = fields[3].parse().map_err(|_| format!("{name}: bad gid"))?;
+    if uid == 0 {
+        return Err(format!("CORRAL_TEST_USER={name} is root"));
+    }
+    // A copy it can execute (the build directory may be closed to it).
+    use std::os::unix::fs::PermissionsExt;
+    let dir = PathBuf::from(format!("/tmp/corral-session-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let exe = dir.join("session");
+    std::fs::copy(me, &exe).map_err(|e| format!("copy the test binary: {e}"))?;
+    for (p, mode) in [(&dir, 0o755), (&exe, 0o755)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(Identity::Unprivileged {
+        name: format!("as {name}"),
+        uid,
+        gid,
+        home: fields[5].to_owned(),
+        exe,
+    })
 }
 
 /// Why no sandbox can be made here, if none can.
