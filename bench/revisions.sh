@@ -5,13 +5,15 @@
 # the commands started round-robin by interleave.py so that a drift in the
 # machine's load hits all alike, with bubblewrap and plain as the peers),
 # the monitor on a
-# file- and exec-heavy workload (a 60-file C build with make -j2), and the
+# file- and exec-heavy workloads (a 60-file C build with make -j2; untar
+# /usr/include and grep it), and the
 # detection latency (bench/detect.sh for each binary). Written between
 # `<!-- revisions:begin/end -->` in BENCHMARKS.md.
 #
 # Knobs (environment):
 #   BENCH_RUNS=N           launch rounds (default 300)
 #   BENCH_BUILD_RUNS=N     builds per command (default 20)
+#   BENCH_UNTAR_RUNS=N     untars per command (default 6)
 #   BASE_BIN=PATH, CORRAL_BIN=PATH  use these binaries, skip the builds
 #   BENCH_NO_WRITE=1       print the section, do not touch BENCHMARKS.md
 set -euo pipefail
@@ -20,6 +22,7 @@ REPO=$(cd "$BENCH_DIR/.." && pwd)
 BASE=${1:-HEAD^}
 RUNS=${BENCH_RUNS:-300}
 BUILD_RUNS=${BENCH_BUILD_RUNS:-20}
+UNTAR_RUNS=${BENCH_UNTAR_RUNS:-6}
 MD=$REPO/BENCHMARKS.md
 log() { echo "revisions.sh: [$(date +%H:%M:%S)] $*" >&2; }
 die() { echo "revisions.sh: error: $*" >&2; exit 1; }
@@ -65,6 +68,14 @@ hyperfine -w 2 -r "$BUILD_RUNS" --export-json "$WORK/build.json" \
     -n "corral $base_rev" "$BASE_BIN run -q --workspace $WORK -- sh -c '$BUILD'" \
     -n "corral $head_rev" "$CORRAL_BIN run -q --workspace $WORK -- sh -c '$BUILD'" >&2
 
+tar -C /usr -cf "$WORK/include.tar" include
+UNTAR="rm -rf $WORK/tree && mkdir $WORK/tree && tar -C $WORK/tree -xf $WORK/include.tar && grep -rl define $WORK/tree | wc -l >/dev/null"
+log "monitor: untar /usr/include and grep it, hyperfine, $UNTAR_RUNS runs per command"
+hyperfine -w 1 -r "$UNTAR_RUNS" --export-json "$WORK/untar.json" \
+    -n plain "sh -c '$UNTAR'" \
+    -n "corral $base_rev" "$BASE_BIN run -q --workspace $WORK -- sh -c '$UNTAR'" \
+    -n "corral $head_rev" "$CORRAL_BIN run -q --workspace $WORK -- sh -c '$UNTAR'" >&2
+
 log "detection: bench/detect.sh with each binary"
 CORRAL_BIN=$BASE_BIN BENCH_NO_WRITE=1 bash "$BENCH_DIR/detect.sh" >"$WORK/detect-base.md"
 CORRAL_BIN=$CORRAL_BIN BENCH_NO_WRITE=1 bash "$BENCH_DIR/detect.sh" >"$WORK/detect-head.md"
@@ -87,6 +98,7 @@ def table(name, title, peers):
     print(f"\n{head} / {base}: **{med(h) / med(b):.3f}** (median)\n")
 table("launch", "Launch (`run -q -- /bin/true`, interleaved)", ["plain", "bwrap"])
 table("build", "Monitor on: a 60-file C build, `make -j2`", ["plain"])
+table("untar", "Monitor on: untar /usr/include into the workspace, then `grep -rl define` over it", ["plain"])
 PY
 {
     echo "## Before and after: corral $base_rev against $head_rev$dirty"
