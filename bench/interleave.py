@@ -9,7 +9,8 @@ subprocess); stdout/stderr go to /dev/null; a failure aborts. Prints the
 median, p10, p90 and mean wall time per command in ms, and the delta of
 each median against the first command's. With INTERLEAVE_JSON=PATH in
 the environment it also writes the times there in hyperfine's
-`--export-json` shape (results[].command, .times and .mean, in seconds)."""
+`--export-json` shape (results[].command, .times and .mean, in seconds);
+INTERLEAVE_WARMUP=N sets the rounds not counted (default 5)."""
 
 import json
 import os
@@ -24,14 +25,15 @@ def main():
     rounds = int(sys.argv[1])
     cmds = [(a.split("=", 1)[0], a.split("=", 1)[1].split()) for a in sys.argv[2:]]
     times = {name: [] for name, _ in cmds}
-    for r in range(rounds + 5):  # the first 5 rounds warm up
+    warmup = int(os.environ.get("INTERLEAVE_WARMUP", "5"))
+    for r in range(rounds + warmup):  # the first rounds warm up
         for name, argv in cmds:
             t0 = time.perf_counter_ns()
             rc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=False).returncode
             dt = time.perf_counter_ns() - t0
             if rc != 0:
                 sys.exit(f"interleave.py: {name} ({' '.join(argv)}) exited {rc}")
-            if r >= 5:
+            if r >= warmup:
                 times[name].append(dt / 1e6)
     if os.environ.get("INTERLEAVE_JSON"):
         with open(os.environ["INTERLEAVE_JSON"], "w") as f:

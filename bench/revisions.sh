@@ -2,18 +2,17 @@
 # revisions.sh [BASE]: corral at BASE (a git revision, default the first
 # parent of HEAD) against the working tree, side by side in one run, so a
 # refactor can show it made nothing slower: launch (`run -q -- /bin/true`,
-# the commands started round-robin by interleave.py so that a drift in the
-# machine's load hits all alike, with bubblewrap and plain as the peers),
-# the monitor on a
-# file- and exec-heavy workloads (a 60-file C build with make -j2; untar
-# /usr/include and grep it), and the
-# detection latency (bench/detect.sh for each binary). Written between
-# `<!-- revisions:begin/end -->` in BENCHMARKS.md.
+# with bubblewrap and plain as the peers), the monitor on two file- and
+# exec-heavy workloads (a 60-file C build with make -j2; untar
+# /usr/include and grep it), each workload's commands started round-robin
+# by interleave.py so that a drift in the machine's load hits all alike;
+# and the detection latency (bench/detect.sh for each binary). Written
+# between `<!-- revisions:begin/end -->` in BENCHMARKS.md.
 #
 # Knobs (environment):
 #   BENCH_RUNS=N           launch rounds (default 300)
-#   BENCH_BUILD_RUNS=N     builds per command (default 20)
-#   BENCH_UNTAR_RUNS=N     untars per command (default 6)
+#   BENCH_BUILD_RUNS=N     build rounds (default 20)
+#   BENCH_UNTAR_RUNS=N     untar rounds (default 6)
 #   BASE_BIN=PATH, CORRAL_BIN=PATH  use these binaries, skip the builds
 #   BENCH_NO_WRITE=1       print the section, do not touch BENCHMARKS.md
 set -euo pipefail
@@ -29,7 +28,7 @@ die() { echo "revisions.sh: error: $*" >&2; exit 1; }
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
-install_missing hyperfine:hyperfine bwrap:bubblewrap make:make cc:gcc python3:python3
+install_missing bwrap:bubblewrap make:make cc:gcc python3:python3
 base_rev=$(git -C "$REPO" rev-parse --short "$BASE") || die "no revision $BASE"
 head_rev=$(git -C "$REPO" rev-parse --short HEAD)
 dirty=""
@@ -61,20 +60,18 @@ INTERLEAVE_JSON=$WORK/launch.json python3 "$BENCH_DIR/interleave.py" "$RUNS" \
     "corral $head_rev=$CORRAL_BIN run -q -- /bin/true" >&2
 
 make_cproj "$WORK/cproj"
-BUILD="make -s -C $WORK/cproj clean && make -s -j2 -C $WORK/cproj >/dev/null"
-log "monitor: the C build, hyperfine, $BUILD_RUNS runs per command"
-hyperfine -w 2 -r "$BUILD_RUNS" --export-json "$WORK/build.json" \
-    -n plain "sh -c '$BUILD'" \
-    -n "corral $base_rev" "$BASE_BIN run -q --workspace $WORK -- sh -c '$BUILD'" \
-    -n "corral $head_rev" "$CORRAL_BIN run -q --workspace $WORK -- sh -c '$BUILD'" >&2
-
+echo "make -s -C $WORK/cproj clean && make -s -j2 -C $WORK/cproj >/dev/null" >"$WORK/build.sh"
 tar -C /usr -cf "$WORK/include.tar" include
-UNTAR="rm -rf $WORK/tree && mkdir $WORK/tree && tar -C $WORK/tree -xf $WORK/include.tar && grep -rl define $WORK/tree | wc -l >/dev/null"
-log "monitor: untar /usr/include and grep it, hyperfine, $UNTAR_RUNS runs per command"
-hyperfine -w 1 -r "$UNTAR_RUNS" --export-json "$WORK/untar.json" \
-    -n plain "sh -c '$UNTAR'" \
-    -n "corral $base_rev" "$BASE_BIN run -q --workspace $WORK -- sh -c '$UNTAR'" \
-    -n "corral $head_rev" "$CORRAL_BIN run -q --workspace $WORK -- sh -c '$UNTAR'" >&2
+echo "rm -rf $WORK/tree && mkdir $WORK/tree && tar -C $WORK/tree -xf $WORK/include.tar && grep -rl define $WORK/tree | wc -l >/dev/null" >"$WORK/untar.sh"
+for name in build untar; do
+    rounds=$BUILD_RUNS
+    [[ $name == untar ]] && rounds=$UNTAR_RUNS
+    log "monitor: $name, $rounds rounds, round-robin (interleave.py)"
+    INTERLEAVE_JSON=$WORK/$name.json INTERLEAVE_WARMUP=2 python3 "$BENCH_DIR/interleave.py" "$rounds" \
+        plain="sh $WORK/$name.sh" \
+        "corral $base_rev=$BASE_BIN run -q --workspace $WORK -- sh $WORK/$name.sh" \
+        "corral $head_rev=$CORRAL_BIN run -q --workspace $WORK -- sh $WORK/$name.sh" >&2
+done
 
 log "detection: bench/detect.sh with each binary"
 CORRAL_BIN=$BASE_BIN BENCH_NO_WRITE=1 bash "$BENCH_DIR/detect.sh" >"$WORK/detect-base.md"
@@ -97,13 +94,13 @@ def table(name, title, peers):
         print(f"| {n} | {med(r):.2f} | {r['mean'] * 1000:.2f} | {p90:.2f} | {med(r) / med(b):.3f} |")
     print(f"\n{head} / {base}: **{med(h) / med(b):.3f}** (median)\n")
 table("launch", "Launch (`run -q -- /bin/true`, interleaved)", ["plain", "bwrap"])
-table("build", "Monitor on: a 60-file C build, `make -j2`", ["plain"])
-table("untar", "Monitor on: untar /usr/include into the workspace, then `grep -rl define` over it", ["plain"])
+table("build", "Monitor on: a 60-file C build, `make -j2`, interleaved", ["plain"])
+table("untar", "Monitor on: untar /usr/include into the workspace, then `grep -rl define` over it, interleaved", ["plain"])
 PY
 {
     echo "## Before and after: corral $base_rev against $head_rev$dirty"
     echo
-    echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) as \`$(id -un)\` on $(nproc) CPUs, kernel \`$(uname -r)\`, by \`bench/revisions.sh $BASE\`: both release builds (\`scripts/build-release.sh\`) side by side with the peers on the same machine state: launches started round-robin ($RUNS rounds, \`bench/interleave.py\`), the build in one hyperfine run."
+    echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) as \`$(id -un)\` on $(nproc) CPUs, kernel \`$(uname -r)\`, by \`bench/revisions.sh $BASE\`: both release builds (\`scripts/build-release.sh\`) side by side with the peers on the same machine state: every workload's commands started round-robin (\`bench/interleave.py\`: $RUNS rounds of launches, $BUILD_RUNS builds, $UNTAR_RUNS untars), so that a drift in the machine's load hits all alike."
     echo
     cat "$WORK/tables.md"
     echo "### Detection (\`bench/detect.sh\`), corral $base_rev"
