@@ -10,6 +10,7 @@
 mod brief;
 mod detect;
 mod error;
+mod issue;
 mod load;
 mod merge;
 pub mod model;

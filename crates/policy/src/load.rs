@@ -3,9 +3,10 @@
 //! FILE:LINE:COL and the dotted key.
 
 use crate::error::{Location, PolicyError};
+use crate::issue::{Issue, Seg};
 use crate::model::Policy;
 use crate::schema;
-use crate::validate::{validate, Issue, Seg};
+use crate::validate::validate;
 use std::fmt::Write as _;
 use std::path::Path;
 use toml::de::{DeTable, DeValue};

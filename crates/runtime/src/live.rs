@@ -5,8 +5,8 @@
 use crate::guard::Guard;
 use crate::monitor_events::monitor_sink;
 use crate::netreport::{AuditSink, Reporter};
+use crate::sampler::CpuBudget;
 use crate::sampler::Sampler;
-use crate::session::Session;
 use crate::trail::{RunTrail, TrailTarget};
 use corral_detect::Engine;
 use corral_event::{Event, RunStart};
@@ -19,6 +19,19 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+/// What the guard and the sampler are built with (the session's).
+pub(crate) struct LiveSettings<'a> {
+    pub run_id: &'a str,
+    pub cgroup: Option<corral_sandbox::cgroup::Cgroup>,
+    pub webhook: Option<&'a str>,
+    /// Hold explanation lines while the command owns the terminal.
+    pub defer: bool,
+    pub writable_roots: Vec<PathBuf>,
+    /// Zero: no sampler.
+    pub sample_interval: std::time::Duration,
+    pub cpu: CpuBudget,
+}
 
 pub(crate) struct Live {
     /// Taken when the trail starts.
@@ -66,7 +79,7 @@ impl Live {
         &self,
         start: RunStart,
         init_pid: libc::pid_t,
-        session: &Session,
+        settings: LiveSettings<'_>,
     ) -> Result<(), String> {
         let (Some(target), Some(engine)) = (
             self.target.borrow_mut().take(),
@@ -75,7 +88,6 @@ impl Live {
             return Err("a session can be launched once".into());
         };
         let trail = RunTrail::start(target, start).map_err(|e| format!("{e:#}"))?;
-        let settings = session.guard_settings();
         let guard = Arc::new(
             Guard::new(
                 engine,
@@ -96,7 +108,7 @@ impl Live {
             critical: trail.critical_counter(),
             denied: Arc::default(),
         });
-        let (interval, budget) = session.sample_settings();
+        let (interval, budget) = (settings.sample_interval, settings.cpu);
         if !interval.is_zero() {
             let record = move |event: Event| guard.record(event);
             let sampler =

@@ -13,7 +13,7 @@
 
 use crate::guard::{Guard, EXIT_FINDING};
 use crate::layers::{self, Layers};
-use crate::live::Live;
+use crate::live::{Live, LiveSettings};
 use crate::netreport;
 use crate::resolve::{self, Resolved};
 use crate::sampler::CpuBudget;
@@ -196,7 +196,7 @@ impl Session {
         let after_clone = Box::new(move |init_pid: libc::pid_t| {
             let mut start = start;
             start.init_pid = init_pid.unsigned_abs();
-            live.start(start, init_pid, self)
+            live.start(start, init_pid, self.live_settings())
         }) as launch::AfterClone<'_>;
         let on_network = self.resolved.net.clone().map(|net| {
             Box::new(move |l: corral_sandbox::net::Listeners| {
@@ -443,28 +443,19 @@ impl Session {
         }
     }
 
-    pub(crate) fn sample_settings(&self) -> (Duration, CpuBudget) {
-        (self.interval, self.cpu)
-    }
-
-    pub(crate) fn guard_settings(&self) -> GuardSettings<'_> {
-        GuardSettings {
+    /// What the guard and the sampler are built with, right after the
+    /// clone.
+    fn live_settings(&self) -> LiveSettings<'_> {
+        LiveSettings {
             run_id: &self.run_id,
             cgroup: self.layers.cgroup.as_ref().map(|c| c.control()),
             webhook: self.policy.detect.webhook.as_deref(),
             defer: self.defer,
             writable_roots: self.writable_map.roots(),
+            sample_interval: self.interval,
+            cpu: self.cpu,
         }
     }
-}
-
-/// What the guard is built with, right after the clone.
-pub(crate) struct GuardSettings<'a> {
-    pub run_id: &'a str,
-    pub cgroup: Option<corral_sandbox::cgroup::Cgroup>,
-    pub webhook: Option<&'a str>,
-    pub defer: bool,
-    pub writable_roots: Vec<PathBuf>,
 }
 
 /// A started sandbox.

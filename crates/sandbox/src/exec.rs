@@ -13,7 +13,7 @@
 //! it ends too and its wait says so.
 
 use crate::ctl::{self, Msg, SpawnRequest, Stage};
-use crate::launch::Ending;
+use crate::ending::Ending;
 use nix::sys::signal::Signal;
 use std::collections::HashMap;
 use std::ffi::CString;

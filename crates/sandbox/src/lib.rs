@@ -13,6 +13,7 @@
 
 pub mod cgroup;
 pub mod ctl;
+mod ending;
 pub mod exec;
 pub mod fsplan;
 mod idmap;

@@ -3,8 +3,8 @@
 
 use super::catalogue::{DETECTOR_IDS, OPEN_FAMILIES};
 use super::{Detect, Glob, GlobMode, Thresholds, WebhookUrl};
+use crate::issue::{Issue, Seg};
 use crate::net::{Endpoint, Ports};
-use crate::validate::{Issue, Seg};
 
 /// A `connect` entry of a rule: `HOST[:PORT]` as in `[network]`, every port
 /// when none is given.

@@ -3,8 +3,8 @@
 //! which the loader locates in the file.
 
 use super::{parse, AllowRule, DenyRule, NetPolicy, Ports, Protocol};
+use crate::issue::{Issue, Seg};
 use crate::model::Network;
-use crate::validate::{Issue, Seg};
 
 /// The checks of `[network]`, in file order: `allow`, `deny`, `resolve`,
 /// `rules`; the first problem wins.
