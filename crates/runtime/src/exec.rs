@@ -3,6 +3,7 @@
 //! own argv, working directory, extra environment, stdin, captured and
 //! bounded stdout and stderr, and a timeout.
 
+use crate::resolve::cstring;
 use anyhow::{Context, Result};
 use corral_sandbox::exec::Executor;
 use corral_sandbox::launch::Ending;
@@ -11,7 +12,7 @@ use nix::sys::signal::Signal;
 use std::ffi::{CString, OsString};
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
@@ -81,10 +82,6 @@ pub(crate) struct Defaults {
     pub cwd: PathBuf,
 }
 
-fn cstring(bytes: Vec<u8>, what: &str) -> Result<CString> {
-    CString::new(bytes).with_context(|| format!("{what} contains a NUL byte"))
-}
-
 fn environment(defaults: &[CString], extra: &[(OsString, OsString)]) -> Result<Vec<CString>> {
     let mut env: Vec<CString> = defaults
         .iter()
@@ -108,7 +105,7 @@ fn environment(defaults: &[CString], extra: &[(OsString, OsString)]) -> Result<V
         let mut kv = k.as_bytes().to_vec();
         kv.push(b'=');
         kv.extend_from_slice(v.as_bytes());
-        env.push(cstring(kv, "an environment variable")?);
+        env.push(cstring(&kv, "an environment variable")?);
     }
     Ok(env)
 }
@@ -117,10 +114,11 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe for the command")
 }
 
-/// Reads `from` to its end, keeping the first `limit` bytes.
-fn read_bounded(from: OwnedFd, limit: usize) -> Receiver<(Vec<u8>, bool)> {
+/// Reads `from` to its end on a thread of its own, keeping the first
+/// `limit` bytes.
+fn read_bounded(from: OwnedFd, limit: usize) -> Result<Receiver<(Vec<u8>, bool)>> {
     let (tx, rx) = channel();
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("corral-exec-out".into())
         .stack_size(64 * 1024)
         .spawn(move || {
@@ -141,12 +139,22 @@ fn read_bounded(from: OwnedFd, limit: usize) -> Receiver<(Vec<u8>, bool)> {
                 }
             }
             let _ = tx.send((kept, more));
-        });
-    if spawned.is_err() {
-        // No reader: the receiver's sender is gone, so the output is
-        // reported empty and truncated.
-    }
-    rx
+        })
+        .context("cannot start a reader of the command's output")?;
+    Ok(rx)
+}
+
+/// Writes `input` to `to` on a thread of its own, then closes it (a
+/// command that does not read its input closes the pipe first).
+fn write_all(to: OwnedFd, input: Vec<u8>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("corral-exec-in".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let _ = std::fs::File::from(to).write_all(&input);
+        })
+        .context("cannot start the writer of the command's input")?;
+    Ok(())
 }
 
 /// Runs `req` in the sandbox `executor` serves.
@@ -158,35 +166,29 @@ pub(crate) fn run(
     let argv = req
         .argv
         .iter()
-        .map(|a| cstring(a.as_bytes().to_vec(), "a command argument"))
+        .map(|a| cstring(a.as_bytes(), "a command argument"))
         .collect::<Result<Vec<_>>>()?;
     let env = environment(&defaults.env, &req.env)?;
     let cwd = cstring(
         req.cwd
-            .clone()
-            .unwrap_or_else(|| defaults.cwd.clone())
-            .into_os_string()
-            .into_vec(),
+            .as_ref()
+            .unwrap_or(&defaults.cwd)
+            .as_os_str()
+            .as_bytes(),
         "the working directory",
     )?;
     let (stdin_r, stdin_w) = pipe()?;
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
+    // The pipes' far ends are served before the command starts: if a
+    // thread cannot start, nothing runs.
+    let out = read_bounded(out_r, req.output_limit)?;
+    let err = read_bounded(err_r, req.output_limit)?;
+    write_all(stdin_w, req.stdin)?;
     let started = Instant::now();
     let spawned = executor
         .spawn(argv, env, cwd, [stdin_r, out_w, err_w])
         .context("cannot start the command in the sandbox")?;
-    let out = read_bounded(out_r, req.output_limit);
-    let err = read_bounded(err_r, req.output_limit);
-    let input = req.stdin;
-    let _ = std::thread::Builder::new()
-        .name("corral-exec-in".into())
-        .stack_size(64 * 1024)
-        .spawn(move || {
-            let mut w = std::fs::File::from(stdin_w);
-            // A command that does not read its input closes the pipe.
-            let _ = w.write_all(&input);
-        });
     let mut timed_out = false;
     let ending = match spawned.wait(req.timeout) {
         Some(ending) => ending,

@@ -11,6 +11,7 @@
 //! The same place explains the sandbox's own refusals in plain words
 //! (a refused syscall, a write outside the writable paths), once each.
 
+use crate::lock;
 use crate::webhook::Webhook;
 use corral_audit::Handle;
 use corral_detect::{Engine, Finding, Response};
@@ -143,10 +144,7 @@ impl Guard {
         self.explain(event);
         let at = self.start.elapsed();
         let seen = Instant::now();
-        let found = match self.engine.lock() {
-            Ok(mut engine) => engine.observe(at, event),
-            Err(poisoned) => poisoned.into_inner().observe(at, event),
-        };
+        let found = lock(&self.engine).observe(at, event);
         found.into_iter().map(|f| (f, seen)).collect()
     }
 
@@ -192,21 +190,16 @@ impl Guard {
     /// Ends the run for `finding` (the first such finding is the one the
     /// verdict names; later ones find the sandbox already gone).
     fn end(&self, finding: &Finding, seen: Instant) {
-        let mut ended = match self.ended.lock() {
-            Ok(e) => e,
-            Err(p) => p.into_inner(),
-        };
+        let mut ended = lock(&self.ended);
         if ended.is_some() {
             return;
         }
         self.ending.store(true, Ordering::SeqCst);
-        let frozen = finding.response == Response::Freeze && {
+        let frozen = finding.response == Response::Freeze;
+        if frozen {
             // Frozen by the cgroup or by SIGSTOP to each process: either
             // way nothing runs while the snapshot is taken.
-            let _: Frozen = process::freeze_sandbox(self.cgroup.as_ref(), self.init_pid);
-            true
-        };
-        if frozen {
+            self.freeze();
             self.record_snapshot(&finding.id);
         }
         process::kill_sandbox(self.init_pid);
@@ -234,28 +227,16 @@ impl Guard {
     /// Records the frozen sandbox, for forensics: every process with its
     /// argv, cwd, and open files.
     fn record_snapshot(&self, finding: &str) {
-        let processes = self
-            .snapshot()
-            .into_iter()
-            .map(|p| SnapshotProcess {
-                argv: p.argv,
-                cwd: p.cwd,
-                exe: p.exe,
-                fds: p.fds,
-                pid: p.pid,
-                ppid: p.ppid,
-            })
-            .collect();
         let (kind, details) = Event::from(ResponseSnapshot {
             finding: finding.to_owned(),
-            processes,
+            processes: self.snapshot(),
         })
         .into_details();
         self.handle.record(&kind, details);
     }
 
     /// Every process of the sandbox now (best taken frozen).
-    pub fn snapshot(&self) -> Vec<process::ProcessSnapshot> {
+    pub fn snapshot(&self) -> Vec<SnapshotProcess> {
         process::snapshot_sandbox(self.init_pid)
     }
 
@@ -303,10 +284,7 @@ impl Guard {
 
     /// Says a line once (held back while the command owns the terminal).
     fn say(&self, line: String) {
-        let mut lines = match self.lines.lock() {
-            Ok(l) => l,
-            Err(p) => p.into_inner(),
-        };
+        let mut lines = lock(&self.lines);
         if lines.seen.contains(&line) {
             return;
         }
@@ -336,26 +314,17 @@ impl Guard {
 
     /// What ended the run, if a finding did.
     pub fn ended(&self) -> Option<Ended> {
-        match self.ended.lock() {
-            Ok(e) => e.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        lock(&self.ended).clone()
     }
 
     /// Every finding so far, for the verdict.
     pub fn findings(&self) -> Vec<Finding> {
-        match self.engine.lock() {
-            Ok(e) => e.findings().to_vec(),
-            Err(p) => p.into_inner().findings().to_vec(),
-        }
+        lock(&self.engine).findings().to_vec()
     }
 
     /// Prints the held-back lines and waits (briefly) for the webhook.
     pub fn finish(&self) {
-        let mut lines = match self.lines.lock() {
-            Ok(l) => l,
-            Err(p) => p.into_inner(),
-        };
+        let mut lines = lock(&self.lines);
         let mut err = std::io::stderr().lock();
         for line in lines.deferred.drain(..) {
             let _ = writeln!(err, "{line}");

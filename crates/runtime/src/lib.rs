@@ -28,6 +28,15 @@ macro_rules! say {
     }};
 }
 
+/// A mutex's guard, poisoned or not: a panic elsewhere never stops the
+/// recording and the response.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
 pub mod exec;
 pub mod guard;
 pub mod layers;

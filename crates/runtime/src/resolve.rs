@@ -231,7 +231,8 @@ fn passwd_home(uid: u32) -> Option<PathBuf> {
     })
 }
 
-fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
+/// `bytes` as a C string; `what` names it in the error for a NUL byte.
+pub(crate) fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
     CString::new(bytes).with_context(|| format!("{what} contains a NUL byte"))
 }
 

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The exit status of a run corral could not start or complete.
-pub const EXIT_CORRAL_ERROR: i32 = 125;
+pub use corral_policy::EXIT_CORRAL_ERROR;
 
 /// The exit status of a run killed at the caller's request (128 + SIGKILL).
 pub const EXIT_KILLED: i32 = 128 + 9;
@@ -308,10 +308,7 @@ impl Session {
             Ending::TimedOut => {
                 let secs = plan.limits.timeout.map_or(0, |t| t.as_secs());
                 say!("corral: the command ran past its timeout ({secs}s) and the sandbox was stopped");
-                record(limit(
-                    Limit::Timeout,
-                    format!("ran past its {secs}s timeout"),
-                ));
+                record(limit_of(Limit::Timeout, format!("ran past its {secs}s timeout")).into());
             }
             _ => {}
         }
@@ -519,7 +516,7 @@ impl Control {
     }
 
     /// Every process of the sandbox now, with argv, cwd and open files.
-    pub fn snapshot(&self) -> Vec<corral_sandbox::process::ProcessSnapshot> {
+    pub fn snapshot(&self) -> Vec<corral_event::SnapshotProcess> {
         self.guard.snapshot()
     }
 }
@@ -531,10 +528,6 @@ fn limit_of(limit: Limit, detail: String) -> ResourceLimit {
         oom_kills: None,
         refused_forks: None,
     }
-}
-
-fn limit(limit: Limit, detail: String) -> Event {
-    limit_of(limit, detail).into()
 }
 
 fn ending_name(ending: &Ending) -> String {

@@ -1,6 +1,7 @@
 //! The detectors' webhook: alerts posted as JSON from a thread of its own,
 //! never waited for by the run.
 
+use crate::lock;
 use corral_policy::WebhookUrl;
 use serde_json::Value;
 use std::io::Write;
@@ -40,10 +41,7 @@ impl Webhook {
     }
 
     pub(crate) fn post(&self, alert: Value) {
-        let tx = match self.tx.lock() {
-            Ok(t) => t.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
+        let tx = lock(&self.tx).clone();
         self.pending.fetch_add(1, Ordering::SeqCst);
         if tx.is_none_or(|tx| tx.try_send(alert).is_err()) {
             self.pending.fetch_sub(1, Ordering::SeqCst);
@@ -52,9 +50,7 @@ impl Webhook {
     }
 
     pub(crate) fn flush(&self, within: Duration) {
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
-        }
+        lock(&self.tx).take();
         let deadline = Instant::now() + within;
         while self.pending.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));

@@ -8,7 +8,7 @@
 
 use crate::cgroup::Cgroup;
 use crate::sample::{descendants, ppid};
-use corral_event::Stdio;
+use corral_event::{SnapshotProcess, Stdio};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::{Duration, Instant};
@@ -68,24 +68,8 @@ pub fn thaw_sandbox(cgroup: Option<&Cgroup>, init_pid: i32) {
     }
 }
 
-/// One process of a frozen sandbox, for forensics.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessSnapshot {
-    /// The host pid.
-    pub pid: u32,
-    /// Its parent's host pid.
-    pub ppid: Option<u32>,
-    /// Its argv (lossy UTF-8).
-    pub argv: Vec<String>,
-    /// The executable it runs.
-    pub exe: Option<String>,
-    /// Its working directory.
-    pub cwd: Option<String>,
-    /// What its descriptors point at (the first [`SNAPSHOT_FDS`]).
-    pub fds: Vec<String>,
-}
-
-/// Descriptors listed per process in a snapshot.
+/// Descriptors listed per process in a snapshot (the trail's
+/// `response.snapshot` process).
 pub const SNAPSHOT_FDS: usize = 64;
 
 fn link(path: impl AsRef<std::path::Path>) -> Option<String> {
@@ -113,10 +97,10 @@ pub fn cwd(pid: u32) -> Option<String> {
 
 /// Every process of the sandbox whose init is `init_pid`, with its argv,
 /// executable, working directory and open files (best read frozen).
-pub fn snapshot_sandbox(init_pid: i32) -> Vec<ProcessSnapshot> {
+pub fn snapshot_sandbox(init_pid: i32) -> Vec<SnapshotProcess> {
     descendants(init_pid)
         .into_iter()
-        .map(|pid| ProcessSnapshot {
+        .map(|pid| SnapshotProcess {
             pid,
             ppid: ppid(pid),
             argv: argv(pid),

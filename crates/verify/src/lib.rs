@@ -57,10 +57,10 @@ use std::time::{Duration, Instant};
 pub use report::list;
 pub use suite::{select, Scenario};
 
-/// corral's own failure (bad policy, missing layer, setup error): the same
-/// status as the cli's `EXIT_CORRAL_ERROR`. A `corral run` that exits with
-/// it failed to run its scenario; [`verify`] then returns it too.
-pub const EXIT_CORRAL_ERROR: i32 = 125;
+/// corral's own failure (bad policy, missing layer, setup error). A
+/// `corral run` that exits with it failed to run its scenario; [`verify`]
+/// then returns it too.
+pub use corral_policy::EXIT_CORRAL_ERROR;
 
 /// What one `corral verify` runs, and how it reports.
 #[derive(Debug, Clone)]

@@ -51,7 +51,7 @@ pub(crate) use check::check;
 pub use check::connect_pattern;
 pub use glob::{Glob, GlobMode};
 pub(crate) use render::render;
-pub use severity::{Response, Severity, EXIT_FINDING};
+pub use severity::{Response, Severity, EXIT_CORRAL_ERROR, EXIT_FINDING};
 pub use thresholds::Thresholds;
 pub use webhook::WebhookUrl;
 

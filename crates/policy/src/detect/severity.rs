@@ -10,6 +10,10 @@ pub use corral_event::{Response, Severity};
 /// The exit status of a run corral ended for a finding (a response of
 /// `kill`, `freeze` or `deny`).
 pub const EXIT_FINDING: i32 = 123;
+
+/// The exit status of corral's own failure (bad policy, missing layer,
+/// set-up error): a run corral could not start or complete.
+pub const EXIT_CORRAL_ERROR: i32 = 125;
 #[cfg(test)]
 mod tests {
     use super::*;
