@@ -39,6 +39,9 @@ pub enum AuditError {
     #[error("audit: the writer thread of {} panicked; the trail ends without a verdict", path.display())]
     WriterPanicked { path: PathBuf },
 
+    #[error("audit: the trail cannot begin: {detail}")]
+    NotHeld { detail: String },
+
     #[error("audit: cannot open {}: {source}", path.display())]
     Open { path: PathBuf, source: io::Error },
 

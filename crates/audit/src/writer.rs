@@ -50,6 +50,11 @@ pub struct WriterConfig {
     pub labels: BTreeMap<String, String>,
     /// How many events may wait for the writer thread (at least 1).
     pub queue: usize,
+    /// Create the file only at [`Handle::begin`], with the labels given
+    /// then (a sandbox built before its caller is known: a warm pool's).
+    /// Events recorded before wait, in order, and are written after the
+    /// begin; a writer dropped before it creates nothing.
+    pub held: bool,
 }
 
 impl WriterConfig {
@@ -60,6 +65,7 @@ impl WriterConfig {
             run: run.into(),
             labels: BTreeMap::new(),
             queue: DEFAULT_QUEUE,
+            held: false,
         }
     }
 }
@@ -75,6 +81,8 @@ pub struct Summary {
     pub last_hash: String,
     /// The trail's file.
     pub path: PathBuf,
+    /// The labels on its lines (a held trail's are its begin's).
+    pub labels: BTreeMap<String, String>,
 }
 
 enum Msg {
@@ -88,6 +96,11 @@ enum Msg {
         verdict: Map<String, Value>,
     },
     Abort,
+    /// Create the held file with these labels (see [`WriterConfig::held`]).
+    Begin {
+        labels: BTreeMap<String, String>,
+        reply: SyncSender<Result<(), AuditError>>,
+    },
 }
 
 /// Records events into a [`Writer`]'s queue. Cheap to clone; `Send + Sync`.
@@ -130,6 +143,20 @@ impl Handle {
         false
     }
 
+    /// Creates a held trail's file ([`WriterConfig::held`]) with these
+    /// labels on every line, and writes what waited. Fails when the file
+    /// cannot be created, when the trail is not held, or was begun already.
+    pub fn begin(&self, labels: BTreeMap<String, String>) -> Result<(), AuditError> {
+        let (reply, answer) = sync_channel(1);
+        let gone = || AuditError::NotHeld {
+            detail: "its writer has stopped".into(),
+        };
+        self.tx
+            .send(Msg::Begin { labels, reply })
+            .map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
+    }
+
     /// Events dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -165,28 +192,18 @@ impl Writer {
                     source,
                 })?;
         }
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::AlreadyExists => AuditError::AlreadyExists { path: path.clone() },
-                _ => AuditError::Create {
-                    path: path.clone(),
-                    source,
-                },
-            })?;
-        let enc = Encoder::new(&cfg.run, &cfg.labels).map_err(|source| AuditError::Encode {
-            path: path.clone(),
-            source,
-        })?;
         let (tx, rx) = sync_channel(cfg.queue.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
+        let out = match cfg.held {
+            true => None,
+            false => Some(open(&path, &cfg.run, &cfg.labels)?),
+        };
         let thread = Thread {
-            file,
+            out,
             path: path.clone(),
-            enc,
+            run: cfg.run,
+            labels: cfg.labels,
+            backlog: std::collections::VecDeque::new(),
             rx,
             dropped: Arc::clone(&dropped),
             reported: 0,
@@ -197,7 +214,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .stack_size(256 * 1024)
             .name("corral-audit".into())
-            .spawn(move || thread.run())
+            .spawn(move || thread.start())
             .map_err(|source| AuditError::Spawn {
                 path: path.clone(),
                 source,
@@ -251,11 +268,42 @@ impl Drop for Writer {
     }
 }
 
+/// Creates the trail's file (it must not exist) and its encoder.
+fn open(path: &PathBuf, run: &str, labels: &BTreeMap<String, String>) -> Result<Out, AuditError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::AlreadyExists => AuditError::AlreadyExists { path: path.clone() },
+            _ => AuditError::Create {
+                path: path.clone(),
+                source,
+            },
+        })?;
+    let enc = Encoder::new(run, labels).map_err(|source| AuditError::Encode {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Out { file, enc })
+}
+
+/// The open trail.
+struct Out {
+    file: File,
+    enc: Encoder,
+}
+
 /// The writer thread's state.
 struct Thread {
-    file: File,
+    /// `None` while held ([`WriterConfig::held`]).
+    out: Option<Out>,
     path: PathBuf,
-    enc: Encoder,
+    run: String,
+    labels: BTreeMap<String, String>,
+    /// Messages taken while held, to write after the begin.
+    backlog: std::collections::VecDeque<Msg>,
     rx: Receiver<Msg>,
     dropped: Arc<AtomicU64>,
     /// Drops already written as `audit.dropped` lines.
@@ -263,11 +311,61 @@ struct Thread {
 }
 
 impl Thread {
+    /// Waits for the begin of a held trail (keeping what comes before),
+    /// then writes.
+    fn start(mut self) -> Result<Summary, AuditError> {
+        while self.out.is_none() {
+            match self.rx.recv().unwrap_or(Msg::Abort) {
+                Msg::Begin { labels, reply } => match open(&self.path, &self.run, &labels) {
+                    Ok(out) => {
+                        self.out = Some(out);
+                        self.labels = labels;
+                        let _ = reply.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                },
+                // Finished while held: the trail is written with the
+                // configured labels (what happened is never lost).
+                finish @ Msg::Finish { .. } => {
+                    self.out = Some(open(&self.path, &self.run, &self.labels)?);
+                    self.backlog.push_back(finish);
+                }
+                event @ Msg::Event { .. } => self.backlog.push_back(event),
+                // Dropped before it began: nothing was written, no file.
+                Msg::Abort => {
+                    return Err(AuditError::NotHeld {
+                        detail: "it was dropped before it began".into(),
+                    })
+                }
+            }
+        }
+        self.run()
+    }
+
+    fn next(&mut self, wait: bool) -> Option<Msg> {
+        if let Some(msg) = self.backlog.pop_front() {
+            return Some(msg);
+        }
+        match wait {
+            // Every handle gone is impossible while the Writer lives; treat it as Abort.
+            true => Some(self.rx.recv().unwrap_or(Msg::Abort)),
+            false => self.rx.try_recv().ok(),
+        }
+    }
+
+    fn out(&mut self) -> &mut Out {
+        match &mut self.out {
+            Some(out) => out,
+            None => unreachable!("the writer runs only once its file is open"),
+        }
+    }
+
     fn run(mut self) -> Result<Summary, AuditError> {
         let mut buf = Vec::with_capacity(BATCH_BYTES + 64 * 1024);
         loop {
-            // Every handle gone is impossible while the Writer lives; treat it as Abort.
-            let mut next = Some(self.rx.recv().unwrap_or(Msg::Abort));
+            let mut next = self.next(true);
             buf.clear();
             let mut events = 0usize;
             while let Some(msg) = next {
@@ -279,11 +377,16 @@ impl Thread {
                     }
                     Msg::Finish { ts, verdict } => return self.close(buf, Some((ts, verdict))),
                     Msg::Abort => return self.close(buf, None),
+                    Msg::Begin { reply, .. } => {
+                        let _ = reply.send(Err(AuditError::NotHeld {
+                            detail: "it was begun already (or was never held)".into(),
+                        }));
+                    }
                 }
                 if buf.len() >= BATCH_BYTES {
                     break;
                 }
-                next = self.rx.try_recv().ok();
+                next = self.next(false);
             }
             self.note_drops(&mut buf)?;
             self.write(&buf)?;
@@ -319,7 +422,8 @@ impl Thread {
         details: &Map<String, Value>,
         trailer: &[(&str, Value)],
     ) -> Result<(), AuditError> {
-        self.enc
+        self.out()
+            .enc
             .push(buf, ts, kind, details, trailer)
             .map_err(|source| AuditError::Encode {
                 path: self.path.clone(),
@@ -328,7 +432,8 @@ impl Thread {
     }
 
     fn write(&mut self, buf: &[u8]) -> Result<(), AuditError> {
-        self.file
+        self.out()
+            .file
             .write_all(buf)
             .map_err(|source| AuditError::Write {
                 path: self.path.clone(),
@@ -346,23 +451,26 @@ impl Thread {
         self.note_drops(&mut buf)?;
         if let Some((ts, details)) = verdict {
             let trailer = [
-                ("events", Value::from(self.enc.lines())),
+                ("events", Value::from(self.out().enc.lines())),
                 ("dropped", Value::from(self.reported)),
             ];
             self.encode(&mut buf, ts, "verdict", &details, &trailer)?;
         }
         self.write(&buf)?;
-        self.file.sync_all().map_err(|source| AuditError::Sync {
-            path: self.path.clone(),
-            source,
-        })?;
+        let path = self.path.clone();
+        let out = self.out();
+        out.file
+            .sync_all()
+            .map_err(|source| AuditError::Sync { path, source })?;
+        let (lines, last_hash) = (out.enc.lines(), out.enc.last_hash());
         let late = self.rx.try_iter().count() as u64;
         self.dropped.fetch_add(late, Ordering::Relaxed);
         Ok(Summary {
-            lines: self.enc.lines(),
+            lines,
             dropped: self.reported,
-            last_hash: self.enc.last_hash(),
+            last_hash,
             path: self.path,
+            labels: self.labels,
         })
     }
 }

@@ -290,3 +290,54 @@ fn handle_is_send_sync_and_cheap_to_clone() {
     fn send_sync<T: Send + Sync + Clone>() {}
     send_sync::<corral_audit::Handle>();
 }
+
+#[test]
+fn a_held_trail_is_created_at_its_begin_with_the_labels_given_then() {
+    let dir = TempDir::new("held");
+    let path = dir.path().join("h.jsonl");
+    let w = Writer::create(WriterConfig {
+        held: true,
+        ..WriterConfig::new(&path, RUN)
+    })
+    .expect("create");
+    let h = w.handle();
+    h.record("run.start", details(json!({"command": []})));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(!path.exists(), "a held trail was created before its begin");
+    h.begin(labels()).expect("begin");
+    assert!(matches!(h.begin(labels()), Err(AuditError::NotHeld { .. })));
+    h.record("run.claim", details(json!({"parked_ms": 1.5})));
+    let summary = w.finish(details(json!({}))).expect("finish");
+    assert_eq!(summary.lines, 3);
+    assert_eq!(summary.labels, labels());
+    let lines = read(&path).expect("read");
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["kind"].as_str()).collect();
+    assert_eq!(kinds, ["run.start", "run.claim", "verdict"]);
+    for line in &lines {
+        assert_eq!(line["labels"]["episode"], "17", "{line}");
+    }
+    assert_eq!(verify(&path).expect("verify").problem, None);
+}
+
+#[test]
+fn a_held_trail_dropped_before_its_begin_leaves_no_file() {
+    let dir = TempDir::new("held-drop");
+    let path = dir.path().join("h.jsonl");
+    let w = Writer::create(WriterConfig {
+        held: true,
+        ..WriterConfig::new(&path, RUN)
+    })
+    .expect("create");
+    w.handle().record("run.start", details(json!({})));
+    drop(w);
+    assert!(!path.exists(), "a held trail that never began left a file");
+    // Finished while held: written with the configured labels.
+    let w = Writer::create(WriterConfig {
+        held: true,
+        ..config(&path)
+    })
+    .expect("create");
+    w.handle().record("run.start", details(json!({})));
+    let summary = w.finish(details(json!({}))).expect("finish");
+    assert_eq!((summary.lines, summary.labels), (2, labels()));
+}

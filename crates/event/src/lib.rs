@@ -59,7 +59,7 @@ pub use line::{Line, LineError, ENVELOPE};
 pub use net::{Decision, DnsQuery, NetConnect, NetSeverity, Via};
 pub use proc::{ProcExec, ProcExit, Stdio};
 pub use resource::{Limit, ResourceLimit, ResourceSample, SampleProcess};
-pub use run::{RunError, RunExit, RunStart};
+pub use run::{ExecExit, ExecStart, RunClaim, RunError, RunExit, RunStart};
 pub use schema::{schema, schema_json};
 pub use sock::{SockBind, SockConnect, SockListen, SockSendTo, SockSocket};
 pub use sys::SysDenied;
@@ -159,6 +159,12 @@ events! {
     "run.exit" => RunExit(RunExit),
     /// The sandbox could not be started.
     "run.error" => RunError(RunError),
+    /// A sandbox built ahead of time was handed to its caller.
+    "run.claim" => RunClaim(RunClaim),
+    /// A further command started in the running sandbox.
+    "exec.start" => ExecStart(ExecStart),
+    /// How a further command ended.
+    "exec.exit" => ExecExit(ExecExit),
     /// A detector's finding.
     "finding" => Finding(Finding),
     /// corral ended the run for a finding.

@@ -1,5 +1,5 @@
 //! The run itself, as corral records it: `run.start`, `run.exit`,
-//! `run.error`.
+//! `run.error`, and a session's `run.claim`, `exec.start`, `exec.exit`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -52,4 +52,54 @@ pub struct RunExit {
 pub struct RunError {
     /// What went wrong.
     pub message: String,
+}
+
+/// `run.claim`: a sandbox built ahead of time (a warm pool's) was handed
+/// to its caller; the trail's lines from here on carry the caller's labels
+/// (every line does: the trail is opened at the claim). Nothing ran in the
+/// sandbox before this line.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct RunClaim {
+    /// How long the sandbox waited, built, before it was claimed.
+    pub parked_ms: f64,
+}
+
+/// `exec.start`: a further command started in the running sandbox (the
+/// service's exec, [`crate::ExecExit`] tells how it ended).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ExecStart {
+    /// The session's number for this command (1, 2, ...).
+    pub exec: u64,
+    /// The command and its arguments.
+    pub argv: Vec<String>,
+    /// Its working directory, in the sandbox.
+    pub cwd: String,
+    /// The caller's labels for this command alone (e.g. the step); the
+    /// line's own `labels` are the session's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub exec_labels: std::collections::BTreeMap<String, String>,
+}
+
+/// `exec.exit`: how a further command ended.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ExecExit {
+    /// The number of its `exec.start`.
+    pub exec: u64,
+    /// How it ended, in words (`exited 0`, `killed by signal 9`, ...).
+    pub ending: String,
+    /// Its conventional status (128+N for signal N; 125-127 when it could
+    /// not run).
+    pub exit_code: i32,
+    /// It ran past its timeout and was killed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
+    /// Its wall time, in milliseconds.
+    pub duration_ms: f64,
+    /// Bytes it wrote to stdout (counted past the kept part).
+    pub stdout_bytes: u64,
+    /// Bytes it wrote to stderr (counted past the kept part).
+    pub stderr_bytes: u64,
+    /// The findings raised while it ran (their ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
 }

@@ -231,6 +231,19 @@ fn samples() -> Vec<(&'static str, String)> {
         })),
     );
 
+    // runtime: a parked session's claim, a further command
+    add("run.claim", json!({ "parked_ms": 12.5 }));
+    add(
+        "exec.start",
+        json!({ "exec": 1u64, "argv": ["sh", "-c", "true"], "cwd": "/ws",
+            "exec_labels": { "step": "3" } }),
+    );
+    add(
+        "exec.exit",
+        json!({ "exec": 1u64, "ending": "exited 0", "exit_code": 0, "duration_ms": 2.5,
+            "stdout_bytes": 4u64, "stderr_bytes": 0u64, "findings": ["persist.git-hook"] }),
+    );
+
     // cmd/run.rs
     add(
         "run.error",

@@ -3,18 +3,23 @@
 //! own argv, working directory, extra environment, stdin, captured and
 //! bounded stdout and stderr, and a timeout.
 
+use crate::guard::Guard;
 use crate::resolve::cstring;
 use anyhow::{Context, Result};
+use corral_detect::Finding;
+use corral_event::{ExecExit, ExecStart};
 use corral_sandbox::exec::Executor;
 use corral_sandbox::launch::Ending;
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
+use std::collections::BTreeMap;
 use std::ffi::{CString, OsString};
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Output kept per stream by default; the rest is read and counted.
@@ -23,6 +28,27 @@ pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 /// How long the output is still read once the command has ended (a child
 /// it left behind may hold the pipes open).
 const OUTPUT_GRACE: Duration = Duration::from_millis(200);
+
+/// Which of a command's outputs a chunk is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// Receives a command's output as it is written (the kept part: at most
+/// [`ExecRequest::output_limit`] bytes per stream), on the reader threads.
+#[derive(Clone)]
+pub struct OutputSink(pub Arc<SinkFn>);
+
+/// What an [`OutputSink`] calls.
+pub type SinkFn = dyn Fn(OutputStream, &[u8]) + Send + Sync;
+
+impl std::fmt::Debug for OutputSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutputSink")
+    }
+}
 
 /// A further command.
 #[derive(Debug, Clone)]
@@ -39,6 +65,10 @@ pub struct ExecRequest {
     pub timeout: Option<Duration>,
     /// Bytes of stdout and of stderr kept (each).
     pub output_limit: usize,
+    /// Recorded on its `exec.start` line (e.g. the rollout's step).
+    pub labels: BTreeMap<String, String>,
+    /// Also hands the output over as it comes (a streaming caller).
+    pub sink: Option<OutputSink>,
 }
 
 impl ExecRequest {
@@ -52,6 +82,8 @@ impl ExecRequest {
             stdin: Vec::new(),
             timeout: None,
             output_limit: DEFAULT_OUTPUT_LIMIT,
+            labels: BTreeMap::new(),
+            sink: None,
         }
     }
 }
@@ -70,9 +102,14 @@ pub struct ExecOutput {
     /// still being written when the command ended and the grace ran out).
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
+    /// Bytes written to each stream in all (kept or not).
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
     /// It ran past its timeout and was killed.
     pub timed_out: bool,
     pub duration: Duration,
+    /// The findings raised while it ran.
+    pub findings: Vec<Finding>,
 }
 
 /// The session's environment and working directory, for further commands.
@@ -114,9 +151,16 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe for the command")
 }
 
+/// What a reader kept, whether there was more, and the total it read.
+type Kept = (Vec<u8>, bool, u64);
+
 /// Reads `from` to its end on a thread of its own, keeping the first
-/// `limit` bytes.
-fn read_bounded(from: OwnedFd, limit: usize) -> Result<Receiver<(Vec<u8>, bool)>> {
+/// `limit` bytes (and handing them to `sink` as they come).
+fn read_bounded(
+    from: OwnedFd,
+    limit: usize,
+    sink: Option<(OutputSink, OutputStream)>,
+) -> Result<Receiver<Kept>> {
     let (tx, rx) = channel();
     std::thread::Builder::new()
         .name("corral-exec-out".into())
@@ -125,20 +169,26 @@ fn read_bounded(from: OwnedFd, limit: usize) -> Result<Receiver<(Vec<u8>, bool)>
             let mut file = std::fs::File::from(from);
             let mut kept = Vec::new();
             let mut more = false;
+            let mut total = 0u64;
             let mut buf = [0u8; 16 * 1024];
             loop {
                 match file.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
+                        total += n as u64;
                         let room = limit.saturating_sub(kept.len());
-                        kept.extend_from_slice(&buf[..n.min(room)]);
+                        let taken = &buf[..n.min(room)];
+                        if let (Some((sink, stream)), false) = (&sink, taken.is_empty()) {
+                            (sink.0)(*stream, taken);
+                        }
+                        kept.extend_from_slice(taken);
                         more |= n > room;
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(_) => break,
                 }
             }
-            let _ = tx.send((kept, more));
+            let _ = tx.send((kept, more, total));
         })
         .context("cannot start a reader of the command's output")?;
     Ok(rx)
@@ -157,10 +207,13 @@ fn write_all(to: OwnedFd, input: Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-/// Runs `req` in the sandbox `executor` serves.
+/// Runs `req`, the session's command number `number`, in the sandbox
+/// `executor` serves, framed in the trail by `exec.start` and `exec.exit`.
 pub(crate) fn run(
     executor: &Executor,
     defaults: &Defaults,
+    guard: &Guard,
+    number: u64,
     req: ExecRequest,
 ) -> Result<ExecOutput> {
     let argv = req
@@ -182,13 +235,41 @@ pub(crate) fn run(
     let (err_r, err_w) = pipe()?;
     // The pipes' far ends are served before the command starts: if a
     // thread cannot start, nothing runs.
-    let out = read_bounded(out_r, req.output_limit)?;
-    let err = read_bounded(err_r, req.output_limit)?;
+    let sink = |stream| req.sink.clone().map(|s| (s, stream));
+    let out = read_bounded(out_r, req.output_limit, sink(OutputStream::Stdout))?;
+    let err = read_bounded(err_r, req.output_limit, sink(OutputStream::Stderr))?;
     write_all(stdin_w, req.stdin)?;
+    let findings_before = guard.finding_count();
+    guard.record(
+        ExecStart {
+            exec: number,
+            argv: req
+                .argv
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            cwd: cwd.to_string_lossy().into_owned(),
+            exec_labels: req.labels,
+        }
+        .into(),
+    );
     let started = Instant::now();
-    let spawned = executor
-        .spawn(argv, env, cwd, [stdin_r, out_w, err_w])
-        .context("cannot start the command in the sandbox")?;
+    let spawned = match executor.spawn(argv, env, cwd, [stdin_r, out_w, err_w]) {
+        Ok(spawned) => spawned,
+        Err(e) => {
+            guard.record(
+                ExecExit {
+                    exec: number,
+                    ending: format!("failed: {e}"),
+                    exit_code: corral_policy::EXIT_CORRAL_ERROR,
+                    duration_ms: 0.0,
+                    ..ExecExit::default()
+                }
+                .into(),
+            );
+            return Err(anyhow::Error::new(e).context("cannot start the command in the sandbox"));
+        }
+    };
     let mut timed_out = false;
     let ending = match spawned.wait(req.timeout) {
         Some(ending) => ending,
@@ -199,10 +280,26 @@ pub(crate) fn run(
         }
     };
     let duration = started.elapsed();
-    let collect =
-        |rx: Receiver<(Vec<u8>, bool)>| rx.recv_timeout(OUTPUT_GRACE).unwrap_or((Vec::new(), true));
-    let (stdout, stdout_truncated) = collect(out);
-    let (stderr, stderr_truncated) = collect(err);
+    let collect = |rx: Receiver<Kept>| {
+        rx.recv_timeout(OUTPUT_GRACE)
+            .unwrap_or((Vec::new(), true, 0))
+    };
+    let (stdout, stdout_truncated, stdout_bytes) = collect(out);
+    let (stderr, stderr_truncated, stderr_bytes) = collect(err);
+    let findings = guard.findings_since(findings_before);
+    guard.record(
+        ExecExit {
+            exec: number,
+            ending: crate::session::ending_name(&ending),
+            exit_code: ending.exit_code(),
+            timed_out,
+            duration_ms: (duration.as_secs_f64() * 1e6).round() / 1e3,
+            stdout_bytes,
+            stderr_bytes,
+            findings: findings.iter().map(|f| f.id.clone()).collect(),
+        }
+        .into(),
+    );
     Ok(ExecOutput {
         exit_code: ending.exit_code(),
         ending,
@@ -210,8 +307,11 @@ pub(crate) fn run(
         stderr,
         stdout_truncated,
         stderr_truncated,
+        stdout_bytes,
+        stderr_bytes,
         timed_out,
         duration,
+        findings,
     })
 }
 

@@ -47,7 +47,13 @@ pub struct Guard {
     engine: Mutex<Engine>,
     /// The run's id and labels, for the webhook's alerts.
     run: String,
-    labels: BTreeMap<String, String>,
+    labels: Mutex<BTreeMap<String, String>>,
+    /// The trail is open (a parked session's opens at its claim).
+    claimed: AtomicBool,
+    /// Why the caller killed the sandbox, for `run.exit`.
+    kill_reason: Mutex<Option<String>>,
+    /// The caller ended the sandbox ([`Guard::mark_stopped`]).
+    stopped: AtomicBool,
     handle: Handle,
     start: Instant,
     init_pid: i32,
@@ -92,7 +98,10 @@ impl Guard {
         Ok(Guard {
             engine: Mutex::new(engine),
             run: run.to_owned(),
-            labels,
+            labels: Mutex::new(labels),
+            claimed: AtomicBool::new(true),
+            kill_reason: Mutex::new(None),
+            stopped: AtomicBool::new(false),
             handle,
             start: Instant::now(),
             init_pid,
@@ -118,6 +127,44 @@ impl Guard {
             .collect();
         self.writable_hint = format!("writable: {}", list.join(", "));
         self
+    }
+
+    /// A parked guard: its trail opens at [`Guard::claim`], and until then
+    /// resource samples are not recorded (nothing runs in the sandbox).
+    pub fn parked(self) -> Guard {
+        self.claimed.store(false, Ordering::SeqCst);
+        self
+    }
+
+    /// Whether the trail is open (always, unless [`Guard::parked`] and not
+    /// yet claimed).
+    pub fn is_claimed(&self) -> bool {
+        self.claimed.load(Ordering::SeqCst)
+    }
+
+    /// Opens a parked guard's trail with the caller's labels (on every
+    /// line) and records the claim; fails if claimed already or if the
+    /// trail's file cannot be created.
+    pub fn claim(&self, labels: BTreeMap<String, String>, parked: Duration) -> anyhow::Result<()> {
+        // One claim at a time; `claimed` turns true only once `run.claim`
+        // is recorded (the sampler waits for it).
+        let mut current = lock(&self.labels);
+        if self.is_claimed() {
+            anyhow::bail!("the sandbox was claimed already");
+        }
+        self.handle
+            .begin(labels.clone())
+            .map_err(|e| anyhow::Error::new(e).context("cannot open the session's audit trail"))?;
+        *current = labels;
+        drop(current);
+        self.record(
+            corral_event::RunClaim {
+                parked_ms: (parked.as_secs_f64() * 1e6).round() / 1e3,
+            }
+            .into(),
+        );
+        self.claimed.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Records an event, waiting for room in the trail's queue.
@@ -180,7 +227,7 @@ impl Guard {
                 }
                 if let Some(w) = &self.webhook {
                     details.insert("run".into(), json!(self.run));
-                    details.insert("labels".into(), json!(self.labels));
+                    details.insert("labels".into(), json!(*lock(&self.labels)));
                     w.post(Value::Object(details));
                 }
             }
@@ -262,9 +309,33 @@ impl Guard {
         process::kill_sandbox(self.init_pid);
     }
 
+    /// [`Guard::kill`], saying why in `run.exit` (e.g. a service's
+    /// session deadline).
+    pub fn kill_because(&self, reason: String) {
+        *lock(&self.kill_reason) = Some(reason);
+        self.kill();
+    }
+
     /// Whether the caller killed the sandbox ([`Guard::kill`]).
     pub fn killed_by_caller(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Why the caller killed the sandbox ([`Guard::kill_because`]).
+    pub fn kill_reason(&self) -> Option<String> {
+        lock(&self.kill_reason).clone()
+    }
+
+    /// The caller ended the sandbox in order (no command of its own: it
+    /// asked init to stop); the ending says so.
+    pub fn mark_stopped(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.ending.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Guard::mark_stopped`] was called.
+    pub fn stopped_by_caller(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
     }
 
     /// Plain words for what the sandbox refused (the agent reads stderr).
@@ -320,6 +391,20 @@ impl Guard {
     /// Every finding so far, for the verdict.
     pub fn findings(&self) -> Vec<Finding> {
         lock(&self.engine).findings().to_vec()
+    }
+
+    /// How many findings so far ([`Guard::findings_since`] takes it).
+    pub fn finding_count(&self) -> usize {
+        lock(&self.engine).findings().len()
+    }
+
+    /// The findings after the first `count`.
+    pub fn findings_since(&self, count: usize) -> Vec<Finding> {
+        lock(&self.engine)
+            .findings()
+            .get(count..)
+            .unwrap_or_default()
+            .to_vec()
     }
 
     /// Prints the held-back lines and waits (briefly) for the webhook.

@@ -50,6 +50,6 @@ pub mod session;
 pub mod trail;
 mod webhook;
 
-pub use exec::{ExecOutput, ExecRequest};
+pub use exec::{ExecOutput, ExecRequest, OutputSink, OutputStream};
 pub use guard::{Ended, Guard, EXIT_FINDING};
 pub use session::{Control, Report, Running, Session, SessionOptions, EXIT_CORRAL_ERROR};

@@ -31,6 +31,8 @@ pub(crate) struct LiveSettings<'a> {
     /// Zero: no sampler.
     pub sample_interval: std::time::Duration,
     pub cpu: CpuBudget,
+    /// The trail opens at the claim ([`Guard::claim`]).
+    pub parked: bool,
 }
 
 pub(crate) struct Live {
@@ -88,20 +90,22 @@ impl Live {
             return Err("a session can be launched once".into());
         };
         let trail = RunTrail::start(target, start).map_err(|e| format!("{e:#}"))?;
-        let guard = Arc::new(
-            Guard::new(
-                engine,
-                settings.run_id,
-                self.labels.clone(),
-                trail.handle(),
-                init_pid,
-                settings.cgroup,
-                settings.webhook,
-                settings.defer,
-            )
-            .map_err(|e| format!("cannot start the detectors' alerts: {e}"))?
-            .with_writable(&settings.writable_roots),
-        );
+        let guard = Guard::new(
+            engine,
+            settings.run_id,
+            self.labels.clone(),
+            trail.handle(),
+            init_pid,
+            settings.cgroup,
+            settings.webhook,
+            settings.defer,
+        )
+        .map_err(|e| format!("cannot start the detectors' alerts: {e}"))?
+        .with_writable(&settings.writable_roots);
+        let guard = Arc::new(match settings.parked {
+            true => guard.parked(),
+            false => guard,
+        });
         let _ = self.guard.set(guard.clone());
         let _ = self.audit.set(AuditSink {
             guard: guard.clone(),
@@ -110,7 +114,12 @@ impl Live {
         });
         let (interval, budget) = (settings.sample_interval, settings.cpu);
         if !interval.is_zero() {
-            let record = move |event: Event| guard.record(event);
+            // A parked sandbox runs nothing: its samples are not kept.
+            let record = move |event: Event| {
+                if guard.is_claimed() {
+                    guard.record(event);
+                }
+            };
             let sampler =
                 Sampler::start(record, init_pid, interval, budget).map_err(|e| format!("{e:#}"))?;
             *self.sampler.borrow_mut() = Some(sampler);

@@ -42,7 +42,9 @@ pub const EXIT_KILLED: i32 = 128 + 9;
 pub struct SessionOptions {
     /// The effective policy (profile, file and flags merged).
     pub policy: Policy,
-    /// The command and its arguments.
+    /// The command and its arguments. Empty: the sandbox has no command of
+    /// its own and lasts until [`Control::stop`] (or a kill, a finding,
+    /// the timeout); its work is [`Control::exec`]'s.
     pub command: Vec<OsString>,
     /// The caller's labels (episode, trajectory...), on every trail line.
     pub labels: Vec<(String, String)>,
@@ -58,6 +60,10 @@ pub struct SessionOptions {
     pub net_log: Option<PathBuf>,
     /// No header, no line naming the trail.
     pub quiet: bool,
+    /// Built ahead of its caller (a warm pool's): the trail is created at
+    /// [`Control::claim`], with the caller's labels on every line; a
+    /// session never claimed leaves no trail (nothing ran in it).
+    pub park: bool,
 }
 
 /// A prepared session (see the module's documentation).
@@ -76,6 +82,7 @@ pub struct Session {
     defer: bool,
     cpu: CpuBudget,
     interval: Duration,
+    park: bool,
     live: Live,
 }
 
@@ -105,9 +112,11 @@ impl Session {
             sample_interval,
             net_log,
             quiet,
+            park,
         } = options;
         let run_id = new_run_id();
-        let target = TrailTarget::new(audit, &run_id, &labels, &command)?;
+        let mut target = TrailTarget::new(audit, &run_id, &labels, &command)?;
+        target.held = park;
         if let Some(dir) = &target.state_dir {
             // Every run's trail is out of the command's sight.
             policy
@@ -165,6 +174,7 @@ impl Session {
             defer: corral_sandbox::tty::pty_fds()[2],
             cpu,
             interval: sample_interval,
+            park,
             live: Live::new(target, engine, log),
         })
     }
@@ -226,6 +236,8 @@ impl Session {
                     env: plan.env.clone(),
                     cwd: plan.cwd.clone(),
                 }),
+                launched: std::time::Instant::now(),
+                execs: Arc::default(),
             }),
             started,
         })
@@ -302,6 +314,7 @@ impl Session {
         // Killed at the caller's request ([`Control::kill`]): init was
         // killed with the rest, so it reported no status.
         let by_caller = guard.as_ref().is_some_and(|g| g.killed_by_caller());
+        let stopped = guard.as_ref().is_some_and(|g| g.stopped_by_caller());
         match &outcome.ending {
             Ending::Failed { .. } if by_caller => {}
             Ending::Failed { message, .. } => say!("corral: {message}"),
@@ -355,7 +368,12 @@ impl Session {
         };
         let mut end = RunExit {
             ending: Some(if by_caller {
-                "killed at the caller's request".to_owned()
+                guard
+                    .as_ref()
+                    .and_then(|g| g.kill_reason())
+                    .unwrap_or_else(|| "killed at the caller's request".to_owned())
+            } else if stopped && matches!(outcome.ending, Ending::Exited(0)) {
+                "ended at the caller's request".to_owned()
             } else {
                 ending_name(&outcome.ending)
             }),
@@ -398,6 +416,12 @@ impl Session {
         let Some(trail) = self.live.take_trail() else {
             return (None, None);
         };
+        // Never claimed: nothing ran, and no trail is left (dropping a
+        // held trail creates no file).
+        if guard.is_some_and(|g| !g.is_claimed()) {
+            drop(trail);
+            return (None, None);
+        }
         if let Some(g) = guard {
             g.finish();
         }
@@ -451,6 +475,7 @@ impl Session {
             writable_roots: self.writable_map.roots(),
             sample_interval: self.interval,
             cpu: self.cpu,
+            parked: self.park,
         }
     }
 }
@@ -486,22 +511,75 @@ pub struct Control {
     guard: Arc<Guard>,
     executor: corral_sandbox::exec::Executor,
     defaults: Arc<crate::exec::Defaults>,
+    launched: std::time::Instant,
+    /// Further commands started so far (their numbers in the trail).
+    execs: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Control {
+    /// Hands a parked session ([`SessionOptions::park`]) to its caller:
+    /// its trail is created now, with `labels` on every line, and a
+    /// `run.claim` line says how long it waited. Fails for a session
+    /// claimed already or not parked.
+    pub fn claim(&self, labels: std::collections::BTreeMap<String, String>) -> Result<()> {
+        self.guard.claim(labels, self.launched.elapsed())
+    }
+
     /// Runs a further command in the sandbox, confined as the first one
     /// (its calls go through the same monitor, detectors and trail), and
-    /// waits for it. Fails when the sandbox has ended or is being ended.
+    /// waits for it. Its `exec.start` and `exec.exit` lines frame it in the
+    /// trail, and its output lists the findings raised while it ran (with
+    /// several commands at once, each lists every finding of its window).
+    /// Fails when the sandbox has ended or is being ended, or is parked.
     pub fn exec(&self, request: crate::exec::ExecRequest) -> Result<crate::exec::ExecOutput> {
+        if !self.guard.is_claimed() {
+            anyhow::bail!("the sandbox is parked: claim it before running commands in it");
+        }
         if self.guard.is_ending() {
             anyhow::bail!("the sandbox is being ended (a finding or a kill); start a new one");
         }
-        crate::exec::run(&self.executor, &self.defaults, request)
+        let number = self
+            .execs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        crate::exec::run(&self.executor, &self.defaults, &self.guard, number, request)
+    }
+
+    /// How many further commands were started.
+    pub fn exec_count(&self) -> u64 {
+        self.execs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every finding so far, in order.
+    pub fn findings(&self) -> Vec<corral_detect::Finding> {
+        self.guard.findings()
+    }
+
+    /// The finding that ended the sandbox, if one did.
+    pub fn ended(&self) -> Option<crate::guard::Ended> {
+        self.guard.ended()
+    }
+
+    /// Ends a sandbox that has no command of its own, in order: init kills
+    /// every process in it and [`Running::wait`] returns `exited 0`; the
+    /// ending says the caller asked. (A sandbox with a command of its own
+    /// is killed the same way; its ending is the command's.)
+    pub fn stop(&self) -> Result<()> {
+        self.guard.mark_stopped();
+        self.executor
+            .stop()
+            .map_err(|e| anyhow::anyhow!("cannot ask the sandbox to stop: {e}"))
     }
 
     /// Kills every process of the sandbox; the verdict says `killed`.
     pub fn kill(&self) {
         self.guard.kill();
+    }
+
+    /// [`Control::kill`], with `reason` as the run's ending (e.g. "ran
+    /// past the session's 600s timeout").
+    pub fn kill_because(&self, reason: impl Into<String>) {
+        self.guard.kill_because(reason.into());
     }
 
     /// Stops every process of the sandbox (the cgroup freezer, else
@@ -530,7 +608,7 @@ fn limit_of(limit: Limit, detail: String) -> ResourceLimit {
     }
 }
 
-fn ending_name(ending: &Ending) -> String {
+pub(crate) fn ending_name(ending: &Ending) -> String {
     match ending {
         Ending::Exited(c) => format!("exited {c}"),
         Ending::Signaled(s) => format!("killed by signal {s}"),

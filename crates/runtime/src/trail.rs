@@ -27,6 +27,8 @@ pub struct TrailTarget {
     pub labels: BTreeMap<String, String>,
     pub command: Vec<String>,
     pub started: String,
+    /// The file is created at the claim ([`corral_audit::WriterConfig::held`]).
+    pub held: bool,
 }
 
 impl TrailTarget {
@@ -77,6 +79,7 @@ impl TrailTarget {
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect(),
             started: now(),
+            held: false,
         })
     }
 }
@@ -119,6 +122,7 @@ impl RunTrail {
             // Enough to absorb bursts; the channel allocates (and touches)
             // all of it up front, which a launch pays for.
             queue: 4096,
+            held: target.held,
         })
         .with_context(|| format!("cannot create the audit trail {}", target.path.display()))?;
         let (kind, details) = Event::from(start).into_details();
@@ -167,7 +171,7 @@ impl RunTrail {
                 path: summary.path.clone(),
                 started: self.target.started.clone(),
                 ended: now(),
-                labels: self.target.labels.clone(),
+                labels: summary.labels.clone(),
                 command: self.target.command.clone(),
                 outcome: outcome.to_owned(),
                 lines: summary.lines,

@@ -34,6 +34,14 @@ const CASES: &[(&str, Case)] = &[
         "further_commands_run_confined_in_the_same_sandbox",
         further_commands,
     ),
+    (
+        "a_parked_session_holds_open_and_its_trail_begins_at_the_claim",
+        parked_session,
+    ),
+    (
+        "a_parked_session_never_claimed_leaves_no_trail",
+        parked_unclaimed,
+    ),
 ];
 
 fn main() {
@@ -253,6 +261,7 @@ impl Scratch {
             sample_interval: Duration::from_millis(100),
             net_log: None,
             quiet: true,
+            park: false,
         }
     }
 
@@ -502,4 +511,130 @@ fn further_commands(s: &Scratch) {
             && w.path.as_deref() == Some("/etc/corral-exec-test"))),
         "and their refused writes"
     );
+}
+
+/// A warm pool's session: no command of its own, the trail opened at the
+/// claim with the caller's labels, commands framed by exec.start/exec.exit,
+/// a finding attributed to the command that raised it, an orderly stop.
+fn parked_session(s: &Scratch) {
+    use corral_runtime::ExecRequest;
+    let mut options = s.options(&[]);
+    options.park = true;
+    options.labels = Vec::new();
+    let session = Session::prepare(options).expect("prepare");
+    let running = session.launch().expect("launch");
+    let control = running.control().expect("a control once launched");
+    let trail = s.trail.clone();
+    let driver = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            !trail.exists(),
+            "a parked session's trail exists before its claim"
+        );
+        assert!(
+            control.exec(ExecRequest::new(["true"])).is_err(),
+            "a parked session runs nothing before its claim"
+        );
+        let labels = [("trajectory".to_owned(), "t-1".to_owned())].into();
+        control.claim(labels).expect("claim");
+        assert!(control.claim(Default::default()).is_err(), "claimed twice");
+        let mut step = ExecRequest::new(["sh", "-c", "echo one > f; cat f"]);
+        step.labels = [("step".to_owned(), "1".to_owned())].into();
+        let out = control.exec(step).expect("exec");
+        assert_eq!((out.exit_code, out.stdout.as_slice()), (0, &b"one\n"[..]));
+        assert!(out.findings.is_empty(), "{:?}", out.findings);
+        // Still there for the next command (nothing of its own ended it).
+        std::thread::sleep(Duration::from_millis(100));
+        let out = control.exec(ExecRequest::new(["cat", "f"])).expect("exec");
+        assert_eq!(out.stdout, b"one\n");
+        // A git hook planted is a finding of this command's.
+        let out = control
+            .exec(ExecRequest::new([
+                "sh",
+                "-c",
+                "mkdir -p .git/hooks; echo x > .git/hooks/post-checkout; true",
+            ]))
+            .expect("exec");
+        assert!(
+            out.findings.iter().any(|f| f.id == "persist.git-hook"),
+            "the command's findings: {:?}",
+            out.findings
+        );
+        assert_eq!(control.exec_count(), 3);
+        // Ended in order, unless the finding's response ended it already.
+        let _ = control.stop();
+        control
+    });
+    let outcome = running.wait().expect("wait");
+    let _control = driver.join().expect("the driver thread");
+    let report = session.finish(Ok(outcome)).expect("finish");
+    let verdict = report.verdict.expect("a verdict");
+    assert!(
+        verdict.findings.iter().any(|f| f == "persist.git-hook"),
+        "{verdict:?}"
+    );
+    let lines = corral_audit::read(&s.trail).expect("read the trail");
+    for line in &lines {
+        assert_eq!(
+            line["labels"]["trajectory"], "t-1",
+            "every line has the claim's labels: {line}"
+        );
+    }
+    assert_eq!(
+        corral_audit::verify(&s.trail).expect("verify").problem,
+        None,
+        "the trail verifies"
+    );
+    let events = trail_events(&s.trail);
+    let kinds: Vec<&str> = events.iter().map(Event::kind).take(2).collect();
+    assert_eq!(kinds, ["run.start", "run.claim"]);
+    let starts: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ExecStart(x) => Some(x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts.len(), 3);
+    assert_eq!(starts[0].exec, 1);
+    assert_eq!(
+        starts[0].exec_labels.get("step").map(String::as_str),
+        Some("1")
+    );
+    let exits: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ExecExit(x) => Some(x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(exits.len(), 3);
+    assert_eq!((exits[0].exit_code, exits[0].stdout_bytes), (0, 4));
+    assert_eq!(exits[2].findings, ["persist.git-hook"]);
+    assert!(
+        events.iter().any(|e| matches!(e, Event::RunExit(x)
+            if x.ending.as_deref() == Some("ended at the caller's request")
+            || x.ending.as_deref().is_some_and(|e| e.starts_with("stopped by corral")))),
+        "run.exit says who ended it"
+    );
+}
+
+fn parked_unclaimed(s: &Scratch) {
+    let mut options = s.options(&[]);
+    options.park = true;
+    let session = Session::prepare(options).expect("prepare");
+    let running = session.launch().expect("launch");
+    let control = running.control().expect("a control once launched");
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        control.stop().expect("stop");
+    });
+    let outcome = running.wait().expect("wait");
+    stopper.join().expect("the stopper");
+    let report = session.finish(Ok(outcome)).expect("finish");
+    assert!(
+        report.trail.is_none() && report.verdict.is_none(),
+        "{report:?}"
+    );
+    assert!(!s.trail.exists(), "a session never claimed left a trail");
 }

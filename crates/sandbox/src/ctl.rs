@@ -75,6 +75,9 @@ pub enum Msg {
         stage: Stage,
         message: String,
     },
+    /// End the sandbox (supervisor -> init): every process in it is
+    /// killed, and a sandbox with no command of its own reports status 0.
+    Stop,
 }
 
 /// A further command for a running sandbox: confined exactly as the first
@@ -100,6 +103,7 @@ const TAG_EXEC: u8 = b'R';
 const TAG_EXEC_SIGNAL: u8 = b'K';
 const TAG_EXEC_EXITED: u8 = b'x';
 const TAG_EXEC_FAILED: u8 = b'e';
+const TAG_STOP: u8 = b'S';
 const MAX_MSG: usize = 4096;
 /// The largest message: an [`SpawnRequest`]'s argv, environment and working
 /// directory together (under the socket's default send buffer).
@@ -122,6 +126,7 @@ pub fn send(fd: RawFd, msg: &Msg) -> io::Result<()> {
     let mut fds: Vec<RawFd> = Vec::new();
     match msg {
         Msg::Go => buf.push(TAG_GO),
+        Msg::Stop => buf.push(TAG_STOP),
         Msg::PtyMaster(master) => {
             buf.push(TAG_PTY);
             fds.push(master.as_raw_fd());
@@ -231,6 +236,7 @@ fn recv_into(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Msg>> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed control message");
     let msg = match buf[0] {
         TAG_GO => Msg::Go,
+        TAG_STOP => Msg::Stop,
         TAG_PTY => Msg::PtyMaster(received.into_iter().next().ok_or_else(bad)?),
         TAG_LISTENERS => Msg::Listeners(received),
         TAG_MONITOR => Msg::Monitor(received.into_iter().next().ok_or_else(bad)?),

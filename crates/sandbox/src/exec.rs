@@ -9,8 +9,10 @@
 //! answers with the command's wait status, which the supervisor's loop
 //! (running [`crate::launch::Started::wait`]) hands to the waiting
 //! [`Spawned`]. Usable from any thread while the sandbox runs; when the
-//! sandbox ends (its first command does), every command still running in
-//! it ends too and its wait says so.
+//! sandbox ends (its first command does, or [`Executor::stop`] is called),
+//! every command still running in it ends too and its wait says so. A
+//! plan with an empty argv has no first command: its sandbox holds open
+//! for further commands until it is stopped.
 
 use crate::ctl::{self, Msg, SpawnRequest, Stage};
 use crate::ending::Ending;
@@ -120,6 +122,13 @@ impl Executor {
             rx,
             shared: self.shared.clone(),
         })
+    }
+
+    /// Asks init to end the sandbox: every process in it is killed, and a
+    /// sandbox started with no command of its own (an empty plan argv)
+    /// reports status 0 to [`crate::launch::Started::wait`].
+    pub fn stop(&self) -> io::Result<()> {
+        self.shared.send(&Msg::Stop)
     }
 }
 

@@ -119,7 +119,12 @@ fn run(ctx: &InitCtx<'_>) -> StepResult<i32> {
     };
     let sfd = SignalFd::with_flags(&ctx.signals, SfdFlags::SFD_CLOEXEC)
         .map_err(|e| setup_err("create signalfd")(e.into()))?;
-    let cmd = spawn_command(ctx, pty.as_ref(), None)?;
+    // A plan with no command of its own holds the sandbox open for the
+    // further commands the supervisor sends, until it says stop.
+    let cmd = match ctx.plan.argv.is_empty() {
+        true => None,
+        false => Some(spawn_command(ctx, pty.as_ref(), None)?),
+    };
     drop(pty);
     // Nobody inside may read init's memory or ptrace it.
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
@@ -445,9 +450,10 @@ fn exec(plan: &SandboxPlan) -> (Stage, String) {
 
 /// init's loop: forward signals to the command, reap orphans, start the
 /// further commands the supervisor asks for and report how each ends, and
-/// when the command exits (or the supervisor is gone) kill whatever is
-/// left in the namespace.
-fn supervise(ctx: &InitCtx<'_>, cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
+/// when the command exits (or the supervisor is gone, or asks to stop)
+/// kill whatever is left in the namespace. With no command of its own
+/// (`cmd` is `None`) the sandbox lasts until it is stopped, and reports 0.
+fn supervise(ctx: &InitCtx<'_>, cmd: Option<Pid>, sfd: &SignalFd) -> StepResult<i32> {
     // Further commands running: pid -> the supervisor's id for it.
     let mut further: std::collections::HashMap<i32, u64> = Default::default();
     let mut ctl_open = true;
@@ -484,8 +490,13 @@ fn supervise(ctx: &InitCtx<'_>, cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
                         }
                     }
                 }
+                Ok(Some(Msg::Stop)) if cmd.is_none() => return Ok(end_all()),
+                Ok(Some(Msg::Stop)) => {
+                    let _ = signal::kill(Pid::from_raw(-1), Signal::SIGKILL);
+                }
                 Ok(Some(_)) => {}
                 // The supervisor is gone: so is the sandbox.
+                Ok(None) if cmd.is_none() => return Ok(end_all()),
                 Ok(None) => {
                     ctl_open = false;
                     let _ = signal::kill(Pid::from_raw(-1), Signal::SIGKILL);
@@ -507,7 +518,7 @@ fn supervise(ctx: &InitCtx<'_>, cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
         };
         let signo = info.ssi_signo as i32;
         if signo != libc::SIGCHLD {
-            if let Ok(sig) = Signal::try_from(signo) {
+            if let (Ok(sig), Some(cmd)) = (Signal::try_from(signo), cmd) {
                 let _ = signal::kill(cmd, sig);
             }
             continue;
@@ -518,11 +529,17 @@ fn supervise(ctx: &InitCtx<'_>, cmd: Pid, sfd: &SignalFd) -> StepResult<i32> {
             }
         }) {
             // The command is gone: nothing else in the sandbox may outlive it.
-            let _ = signal::kill(Pid::from_raw(-1), Signal::SIGKILL);
-            while !matches!(waitpid(None, None), Err(nix::errno::Errno::ECHILD)) {}
+            end_all();
             return Ok(status);
         }
     }
+}
+
+/// Kills every other process of the namespace and reaps them all; 0.
+fn end_all() -> i32 {
+    let _ = signal::kill(Pid::from_raw(-1), Signal::SIGKILL);
+    while !matches!(waitpid(None, None), Err(nix::errno::Errno::ECHILD)) {}
+    0
 }
 
 /// Starts a further command: the plan with the request's argv,
@@ -564,7 +581,7 @@ fn start_further(
 
 /// Reaps every exited child, handing each but the command to `other`;
 /// returns the command's raw status once it exits.
-fn reap(cmd: Pid, mut other: impl FnMut(i32, i32)) -> Option<i32> {
+fn reap(cmd: Option<Pid>, mut other: impl FnMut(i32, i32)) -> Option<i32> {
     loop {
         let mut status: libc::c_int = 0;
         // SAFETY: status is a valid out-pointer; WNOHANG never blocks.
@@ -572,7 +589,7 @@ fn reap(cmd: Pid, mut other: impl FnMut(i32, i32)) -> Option<i32> {
         if pid <= 0 {
             return None;
         }
-        if pid == cmd.as_raw() {
+        if cmd.is_some_and(|c| c.as_raw() == pid) {
             return Some(status);
         }
         other(pid, status);

@@ -478,7 +478,7 @@ impl SupervisorLoop<'_> {
                 self.exec.answer(id, Ending::Failed { stage, message });
             }
             // Only the supervisor sends these.
-            Ok(Some(Msg::Go | Msg::Exec(_) | Msg::ExecSignal { .. })) => {}
+            Ok(Some(Msg::Go | Msg::Exec(_) | Msg::ExecSignal { .. } | Msg::Stop)) => {}
             Ok(None) | Err(_) => self.ctl = None,
         }
     }

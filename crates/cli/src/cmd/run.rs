@@ -30,6 +30,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         sample_interval,
         net_log: args.net_log,
         quiet: args.quiet,
+        park: false,
     })?;
     if !args.quiet {
         say!("{}", session.header());
